@@ -1,0 +1,141 @@
+"""The command line: run, chat, doctor, content check, content eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Senim: the outreach chatbot."
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $SENIM_CONFIG "
+                        "or ./config.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the terminal chat when no Telegram token)")
+    chat = commands.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--lang", choices=("kk", "ru", "en"), help="skip the language choice")
+    commands.add_parser("doctor", help="check config, database and content; say how to fix")
+    content = commands.add_parser("content", help="content tools")
+    content_cmds = content.add_subparsers(dest="content_command", metavar="TOOL", required=True)
+    content_cmds.add_parser("check", help="validate every script, template and catalog")
+    evaluate = content_cmds.add_parser("eval", help="score the matcher on an evaluation file")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON array")
+    return parser
+
+
+def _logging(settings: Settings | None, verbose: bool) -> None:
+    level = "DEBUG" if verbose else (settings.logging.level if settings else "INFO")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _chat(settings: Settings, lang: str | None) -> int:
+    from bot.app import create_app
+    from bot.console import run_console
+
+    app = await create_app(settings)
+    try:
+        return await run_console(app, lang, sys.stdin, sys.stdout)
+    finally:
+        await app.close()
+
+
+async def _run(settings: Settings) -> int:
+    if not settings.telegram.token:
+        print("No Telegram token (TELEGRAM_BOT_TOKEN) is set: starting the terminal chat instead.",
+              file=sys.stderr)
+        return await _chat(settings, None)
+    from bot.telegram.runner import run_telegram
+
+    return await run_telegram(settings)
+
+
+def _content_check(settings: Settings) -> int:
+    from bot.content import check_content
+    from bot.core.conversations import UI_MESSAGES
+
+    pack, problems = check_content(
+        settings.content.path, settings.languages, settings.default_language, UI_MESSAGES
+    )
+    for problem in problems:
+        print(problem)
+    served = len(pack.served(settings.content.serve_statuses))
+    if problems:
+        print(f"{len(problems)} problem(s) in {settings.content.path}", file=sys.stderr)
+        return 1
+    print(f"content OK: {len(pack.scripts)} scripts ({served} served), "
+          f"{len(pack.languages)} languages", file=sys.stderr)
+    return 0
+
+
+def _content_eval(settings: Settings, path: Path, as_json: bool) -> int:
+    from bot.app import build_core, load_pack
+    from bot.core.conversations import Classifier
+    from bot.evaluation import EvalFileError, evaluate, format_table, read_items
+
+    pack = load_pack(settings)
+    matcher, crisis = build_core(settings, pack)
+    classifier = Classifier(settings, matcher, crisis)
+    try:
+        items = read_items(path, matcher.topics)
+    except EvalFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    results = evaluate(classifier, items)
+    if as_json:
+        print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=1))
+    else:
+        print(format_table(results))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _logging(settings, args.verbose)
+    command = args.command or "run"
+    try:
+        if command == "run":
+            return asyncio.run(_run(settings))
+        if command == "chat":
+            return asyncio.run(_chat(settings, args.lang))
+        if command == "doctor":
+            from bot.doctor import run_doctor
+
+            return asyncio.run(run_doctor(settings))
+        if args.content_command == "check":
+            return _content_check(settings)
+        return _content_eval(settings, args.file, args.json)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from bot.storage.db import DatabaseError
+
+        if isinstance(exc, DatabaseError):
+            print(f"database error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

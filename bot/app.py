@@ -1,0 +1,70 @@
+"""create_app(settings): the one place where everything is wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import Settings
+from bot.content import ContentPack, load_content
+from bot.core.conversations import ConversationService
+from bot.core.matcher import Matcher
+from bot.core.people import PeopleService, utc_now
+from bot.core.safety import CrisisDetector
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """The long-lived objects of one process; channels and jobs get what they need from here."""
+
+    settings: Settings
+    db: Database
+    content: ContentPack
+    matcher: Matcher
+    crisis: CrisisDetector
+    people: PeopleService
+    conversations: ConversationService
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def build_core(
+    settings: Settings, content: ContentPack
+) -> tuple[Matcher, CrisisDetector]:
+    """The matcher and the crisis detector for the served scripts (no database needed)."""
+    served = content.served(settings.content.serve_statuses)
+    matcher = Matcher(served, content.out_of_scope, settings.matcher)
+    return matcher, CrisisDetector(content.crisis)
+
+
+def load_pack(settings: Settings, base: Path | None = None) -> ContentPack:
+    root = settings.content.path
+    if base is not None and not root.is_absolute():
+        root = base / root
+    return load_content(root, settings.languages, settings.default_language)
+
+
+async def create_app(
+    settings: Settings,
+    *,
+    content: ContentPack | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> App:
+    """Open the database, load the content, build the services."""
+    pack = content if content is not None else load_pack(settings)
+    for problem in pack.problems:
+        log.warning("content problem, skipped: %s", problem)
+    if not pack.served(settings.content.serve_statuses):
+        log.warning("no script is served: check content.path and content.serve_statuses")
+    db = await Database.open(settings.database.path)
+    matcher, crisis = build_core(settings, pack)
+    people = PeopleService(db, clock)
+    conversations = ConversationService(settings, db, pack, matcher, crisis, people, clock)
+    return App(settings, db, pack, matcher, crisis, people, conversations)

@@ -1,0 +1,252 @@
+"""Settings: config.yaml first, then environment variables; secrets only from the environment."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LanguageCode = Literal["kk", "ru", "en"]
+ReviewStatus = Literal["approved", "draft", "sample"]
+
+DEFAULT_CONFIG = Path("config.yaml")
+ENV_PREFIX = "SENIM_"
+SECRET_KEYS = ("telegram.token", "instagram.password")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator: file, key and what is expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrganisationSettings(_Section):
+    name: str = "Senim"
+
+
+class DatabaseSettings(_Section):
+    path: Path = Path("data/senim.sqlite3")
+
+
+class ContentSettings(_Section):
+    path: Path = Path("content")
+    serve_statuses: tuple[ReviewStatus, ...] = ("approved", "sample")
+
+
+class MatcherSettings(_Section):
+    confident: float = Field(0.5, ge=0, le=1)
+    minimum: float = Field(0.3, ge=0, le=1)
+    margin: float = Field(0.06, ge=0, le=1)
+    max_choices: int = Field(3, ge=2, le=3)
+    out_of_scope_margin: float = Field(0.0, ge=-1, le=1)
+    max_question_chars: int = Field(2000, ge=50)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatcherSettings:
+        if self.minimum > self.confident:
+            raise ValueError("minimum must not be greater than confident")
+        return self
+
+
+class CrisisContact(_Section):
+    name: str
+    phone: str
+
+
+class CrisisSettings(_Section):
+    contacts: dict[LanguageCode, tuple[CrisisContact, ...]] = Field(
+        default_factory=lambda: {
+            "kk": (CrisisContact(name="Бірыңғай құтқару қызметі", phone="112"),),
+            "ru": (CrisisContact(name="Единая служба спасения", phone="112"),),
+            "en": (CrisisContact(name="Emergency services", phone="112"),),
+        }
+    )
+
+
+class ThrottleSettings(_Section):
+    messages: int = Field(8, ge=1)
+    window_seconds: float = Field(10.0, gt=0)
+
+
+class TelegramSettings(_Section):
+    token: str | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    api_server: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8080, ge=1, le=65535)
+    throttle: ThrottleSettings = ThrottleSettings()
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("mode 'webhook' needs telegram.webhook_url")
+        return self
+
+
+class InstagramSettings(_Section):
+    enabled: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+class PrivacySettings(_Section):
+    retention_days: int = Field(180, ge=1)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    """All settings of one deployment."""
+
+    languages: tuple[LanguageCode, ...] = ("kk", "ru", "en")
+    default_language: LanguageCode = "ru"
+    timezone: str = "Asia/Almaty"
+    organisation: OrganisationSettings = OrganisationSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    content: ContentSettings = ContentSettings()
+    matcher: MatcherSettings = MatcherSettings()
+    crisis: CrisisSettings = CrisisSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    instagram: InstagramSettings = InstagramSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    logging: LoggingSettings = LoggingSettings()
+    source: str = Field("defaults", exclude=True)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one language is needed")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"an IANA time zone such as Asia/Almaty, not {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _default_is_served(self) -> Settings:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} must be one of languages "
+                f"{list(self.languages)}"
+            )
+        return self
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def _get_path(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """SENIM_SECTION__KEY=value overrides section.key; values are parsed as YAML scalars."""
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "SENIM_CONFIG":
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            value = raw
+        _set_path(overrides, dotted, value)
+    aliases = {
+        "TELEGRAM_BOT_TOKEN": "telegram.token",
+        "TELEGRAM_API_SERVER": "telegram.api_server",
+        "INSTAGRAM_PASSWORD": "instagram.password",
+    }
+    for env_name, dotted in aliases.items():
+        if environ.get(env_name):
+            _set_path(overrides, dotted, environ[env_name])
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{loc}: unknown key (check the spelling against the commented config.yaml)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{loc}: {message}{shown}"
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config file (path, else $SENIM_CONFIG, else ./config.yaml) and the environment."""
+    environ = os.environ if environ is None else environ
+    chosen = Path(path or environ.get("SENIM_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if chosen.exists():
+        try:
+            loaded = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{chosen}:{where} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{chosen}: expected a mapping of keys at the top level")
+        data = loaded or {}
+        for secret in SECRET_KEYS:
+            if _get_path(data, secret) is not None:
+                env = "TELEGRAM_BOT_TOKEN" if secret.startswith("telegram") else "INSTAGRAM_PASSWORD"
+                raise ConfigError(
+                    f"{chosen}: {secret}: secrets are not read from files; remove it and set "
+                    f"the environment variable {env} instead"
+                )
+    elif path is not None or environ.get("SENIM_CONFIG"):
+        raise ConfigError(f"{chosen}: no such config file")
+    _merge(data, _env_overrides(environ))
+    try:
+        return Settings.model_validate({**data, "source": str(chosen)})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{chosen}: {problems}") from None

@@ -1,0 +1,145 @@
+"""The terminal chat channel: standard input line by line, numbered options for buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from typing import TextIO
+
+from bot.app import App
+from bot.core.replies import Action, Reply, numbered, pick
+from bot.storage import Person
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "console"
+COMMANDS = ("/start", "/help", "/topics", "/language", "/privacy", "/forget", "/specialist",
+            "/quit")
+
+
+class ConsoleChat:
+    """One person at the terminal talking to the same core services as Telegram."""
+
+    def __init__(self, app: App, out: TextIO, person_key: str | None = None) -> None:
+        self.app = app
+        self.out = out
+        self.key = person_key or f"local:{getpass.getuser()}"
+        self.options: tuple[Action, ...] = ()
+        self.person: Person | None = None
+
+    def show(self, reply: Reply) -> None:
+        self.options = reply.actions
+        self.out.write(numbered(reply) + "\n\n")
+        self.out.flush()
+
+    async def begin(self, lang: str | None) -> None:
+        conv = self.app.conversations
+        self.person, _new = await self.app.people.identify(CHANNEL, self.key)
+        if lang:
+            self.person, reply = await conv.set_language(self.person, lang)
+            self.show(reply)
+        else:
+            self.show(conv.start(self.person))
+
+    async def _person(self) -> Person:
+        if self.person is None:
+            self.person, _new = await self.app.people.identify(CHANNEL, self.key)
+        return self.person
+
+    async def act(self, action: Action) -> Reply:
+        conv = self.app.conversations
+        person = await self._person()
+        if action.kind == "topic":
+            return await conv.open_topic(person, action.value, CHANNEL, "plain")
+        if action.kind == "topics":
+            return conv.topics(person)
+        if action.kind == "feedback":
+            verdict, _sep, topic = action.value.partition(":")
+            return await conv.feedback(person, topic, verdict == "yes", CHANNEL)
+        if action.kind == "specialist":
+            return await conv.request_specialist(person, CHANNEL, topic_id=action.value or None)
+        if action.kind == "language":
+            if action.value:
+                self.person, reply = await conv.set_language(person, action.value)
+                return reply
+            return conv.language_choice(conv.language_of(person))
+        if action.kind == "privacy":
+            return conv.privacy(person)
+        if action.kind == "forget":
+            reply = await conv.forget(person, action.value == "yes")
+            if action.value == "yes":
+                self.person = None
+            return reply
+        if action.kind == "help":
+            return conv.help(person)
+        return conv.welcome(person)
+
+    async def command(self, name: str) -> Reply | None:
+        conv = self.app.conversations
+        person = await self._person()
+        handlers = {
+            "/start": lambda: conv.start(person),
+            "/help": lambda: conv.help(person),
+            "/topics": lambda: conv.topics(person),
+            "/language": lambda: conv.language_choice(conv.language_of(person)),
+            "/privacy": lambda: conv.privacy(person),
+            "/forget": lambda: conv.forget_request(person),
+        }
+        if name in handlers:
+            return handlers[name]()
+        if name == "/specialist":
+            return await conv.request_specialist(person, CHANNEL)
+        return None
+
+    async def handle(self, line: str) -> bool:
+        """Answer one line; False when the person wants to leave."""
+        text = line.strip()
+        if not text:
+            return True
+        if text in ("/quit", "/exit"):
+            return False
+        chosen = pick(text, self.options)
+        if chosen is not None:
+            self.show(await self.act(chosen))
+            return True
+        if text.startswith("/"):
+            reply = await self.command(text.split()[0].lower())
+            if reply is None:
+                person = await self._person()
+                reply = self.app.conversations.help(person)
+            self.show(reply)
+            return True
+        person = await self._person()
+        turn = await self.app.conversations.ask(person, text, CHANNEL, "plain")
+        self.show(turn.reply)
+        return True
+
+
+async def run_console(app: App, lang: str | None, stdin: TextIO, out: TextIO) -> int:
+    """Read lines until end of input or /quit; a failure on one line never ends the chat."""
+    chat = ConsoleChat(app, out)
+    interactive = stdin.isatty()
+    if interactive:
+        out.write("Senim terminal chat. Type a question, a number to choose, or /quit.\n\n")
+    await chat.begin(lang)
+    loop = asyncio.get_running_loop()
+    while True:
+        if interactive:
+            out.write("> ")
+            out.flush()
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line:
+            break
+        try:
+            if not await chat.handle(line):
+                break
+        except Exception:
+            log.exception("the terminal chat failed on one line")
+            out.write("Sorry, something went wrong. Please try again.\n\n")
+    return 0
+
+
+def main_stdin() -> TextIO:
+    return sys.stdin

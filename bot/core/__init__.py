@@ -1,0 +1,1 @@
+"""Channel-neutral services: no aiogram, no instagrapi."""

@@ -1,0 +1,437 @@
+"""The citizen's conversation: questions, topics, feedback, a specialist, privacy. Channel-neutral."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.content import ContentPack, Format, RenderError, Script
+from bot.core.matcher import Matcher, MatchResult
+from bot.core.people import PeopleService, utc_now
+from bot.core.replies import Action, Reply
+from bot.core.safety import CrisisDetector, CrisisHit
+from bot.core.text import clean, detect_language, has_letters
+from bot.storage import Database, EventRepository, Person, SpecialistRequestRepository
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+# UI messages (msgids in content/locales); content check reports those a catalog lacks.
+# Kept here as literals so that `pybabel extract` finds them too.
+N_ = str
+
+
+def _messages() -> tuple[str, ...]:
+    return (
+        N_("Sources"),
+        N_("Choose your language"),
+        N_("Welcome! I answer questions about religion with texts written and checked by "
+           "theologians, psychologists and lawyers. You can also talk to a specialist in person."),
+        N_("Privacy: I keep only what I need to reply (an id, your language and your requests). "
+           "Specialists see a pseudonym, never your name. /forget erases everything about you."),
+        N_("Write your question in your own words, or choose a topic."),
+        N_("Topics"),
+        N_("Talk to a specialist"),
+        N_("Language"),
+        N_("Privacy"),
+        N_("Help"),
+        N_("Main menu"),
+        N_("This helped"),
+        N_("This did not help"),
+        N_("Did this help?"),
+        N_("Choose a topic:"),
+        N_("Did you mean one of these?"),
+        N_("None of these"),
+        N_("Thank you! I am glad it helped."),
+        N_("I am sorry it did not help. A specialist can talk it through with you in person."),
+        N_("Your request has been passed to a specialist. A specialist will write to you here; "
+           "you do not need to do anything else."),
+        N_("Your request is already in the queue. A specialist will write to you here."),
+        N_("Language set: English."),
+        N_("Please write your question in words, and I will try to help."),
+        N_("Your message is very long, so I read only its beginning. Short questions work best."),
+        N_("This will erase everything I keep about you: your language, your requests and your "
+           "conversations. It cannot be undone. Erase?"),
+        N_("Yes, erase everything"),
+        N_("No, keep"),
+        N_("Done: everything about you has been erased. If you write again, we start afresh."),
+        N_("Nothing was erased."),
+        N_("That option is no longer available. Here is the menu."),
+        N_("Sorry, something went wrong on my side. Please try again, or ask for a specialist."),
+        N_("What I keep: an id needed to reply to you, your language, your requests for a "
+           "specialist and your subscriptions. I do not keep your name, username or phone "
+           "number. Conversations with a specialist are kept for {days} days and then deleted. "
+           "Specialists see only your pseudonym ({pseudonym}), unless you agree to share more. "
+           "Coordinators see only totals, never conversations. /forget erases everything about "
+           "you at any time."),
+        N_("I can answer questions about religion and extremism, explain the law, and put you in "
+           "touch with a specialist. Write a question, or use: /topics, /specialist, /language, "
+           "/privacy, /forget."),
+        N_("I can only read text messages. Please write your question in words."),
+        N_("Too many messages at once. Please wait a few seconds and write again."),
+    )
+
+
+UI_MESSAGES = _messages()
+
+
+class Classifier:
+    """Language, crisis and match for a text, with no side effects (content eval uses it too)."""
+
+    def __init__(self, settings: Settings, matcher: Matcher, crisis: CrisisDetector) -> None:
+        self.settings = settings
+        self.matcher = matcher
+        self.crisis = crisis
+
+    def language(self, text: str, preferred: str | None) -> tuple[str, bool]:
+        detected = detect_language(text, preferred, self.settings.languages)
+        return detected.language, detected.certain
+
+    def classify(
+        self, text: str, preferred: str | None
+    ) -> tuple[str, CrisisHit | None, MatchResult | None]:
+        cleaned = clean(text)
+        language, _certain = self.language(cleaned, preferred)
+        hit = self.crisis.detect(cleaned, language)
+        if hit is not None:
+            return language, hit, None
+        limit = self.settings.matcher.max_question_chars
+        return language, None, self.matcher.match(cleaned[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the core decided about one message, for the channel and for evaluation."""
+
+    reply: Reply
+    language: str
+    crisis: CrisisHit | None
+    match: MatchResult | None
+
+
+class ConversationService:
+    """Everything a citizen can do, answered as channel-neutral replies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        content: ContentPack,
+        matcher: Matcher,
+        crisis: CrisisDetector,
+        people: PeopleService,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.content = content
+        self.matcher = matcher
+        self.crisis = crisis
+        self.people = people
+        self.clock = clock
+        self.scripts: dict[str, Script] = content.served(settings.content.serve_statuses)
+        self.classifier = Classifier(settings, matcher, crisis)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def t(self, lang: str, message: str, **values: Any) -> str:
+        return self.content.catalogs.gettext(lang, message, **values)
+
+    def language_of(self, person: Person) -> str:
+        lang = person.language
+        return lang if lang in self.settings.languages else self.settings.default_language
+
+    def _context(self, lang: str) -> dict[str, Any]:
+        contacts = self.settings.crisis.contacts.get(lang) or self.settings.crisis.contacts.get(
+            self.settings.default_language, ()
+        )
+        return {
+            "lang": lang,
+            "org": self.settings.organisation.name,
+            "contacts": [{"name": c.name, "phone": c.phone} for c in contacts],
+        }
+
+    def title(self, topic_id: str, lang: str) -> str:
+        script = self.scripts[topic_id]
+        local = script.texts.get(lang) or script.texts[self.settings.default_language]
+        return local.title
+
+    async def _event(self, kind: str, channel: str, **fields: Any) -> None:
+        async with self.db.transaction() as conn:
+            await EventRepository(conn).add(kind, channel, self.clock(), **fields)
+
+    def menu_actions(self, lang: str) -> tuple[Action, ...]:
+        return (
+            Action("topics", "", self.t(lang, "Topics")),
+            Action("specialist", "", self.t(lang, "Talk to a specialist")),
+            Action("language", "", self.t(lang, "Language")),
+            Action("privacy", "", self.t(lang, "Privacy")),
+        )
+
+    def _failure(self, lang: str) -> Reply:
+        return Reply(
+            self.t(lang, "Sorry, something went wrong on my side. Please try again, or ask for a "
+                   "specialist."),
+            (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
+        )
+
+    # --- commands --------------------------------------------------------------------------------
+
+    def language_choice(self, lang: str | None = None) -> Reply:
+        shown = lang or self.settings.default_language
+        return Reply(
+            " / ".join(
+                self.t(code, "Choose your language") for code in self.settings.languages
+            )
+            if lang is None
+            else self.t(shown, "Choose your language"),
+            tuple(
+                Action("language", code, LANGUAGE_NAMES.get(code, code))
+                for code in self.settings.languages
+            ),
+        )
+
+    def welcome(self, person: Person) -> Reply:
+        lang = self.language_of(person)
+        text = "\n\n".join(
+            [
+                self.t(lang, "Welcome! I answer questions about religion with texts written and "
+                       "checked by theologians, psychologists and lawyers. You can also talk to a "
+                       "specialist in person."),
+                self.t(lang, "Privacy: I keep only what I need to reply (an id, your language and "
+                       "your requests). Specialists see a pseudonym, never your name. /forget "
+                       "erases everything about you."),
+                self.t(lang, "Write your question in your own words, or choose a topic."),
+            ]
+        )
+        return Reply(text, self.menu_actions(lang))
+
+    def start(self, person: Person) -> Reply:
+        if person.language not in self.settings.languages:
+            return self.language_choice()
+        return self.welcome(person)
+
+    async def set_language(self, person: Person, lang: str) -> tuple[Person, Reply]:
+        if lang not in self.settings.languages:
+            return person, self.language_choice(self.language_of(person))
+        person = await self.people.set_language(person, lang)
+        confirmation = self.t(lang, "Language set: English.")
+        welcome = self.welcome(person)
+        return person, Reply(f"{confirmation}\n\n{welcome.text}", welcome.actions)
+
+    def help(self, person: Person) -> Reply:
+        lang = self.language_of(person)
+        return Reply(
+            self.t(lang, "I can answer questions about religion and extremism, explain the law, "
+                   "and put you in touch with a specialist. Write a question, or use: /topics, "
+                   "/specialist, /language, /privacy, /forget."),
+            self.menu_actions(lang),
+        )
+
+    def privacy(self, person: Person) -> Reply:
+        lang = self.language_of(person)
+        text = self.t(
+            lang,
+            "What I keep: an id needed to reply to you, your language, your requests for a "
+            "specialist and your subscriptions. I do not keep your name, username or phone "
+            "number. Conversations with a specialist are kept for {days} days and then deleted. "
+            "Specialists see only your pseudonym ({pseudonym}), unless you agree to share more. "
+            "Coordinators see only totals, never conversations. /forget erases everything about "
+            "you at any time.",
+            days=self.settings.privacy.retention_days,
+            pseudonym=person.pseudonym,
+        )
+        return Reply(text, (Action("menu", "", self.t(lang, "Main menu")),))
+
+    def topics(self, person: Person) -> Reply:
+        lang = self.language_of(person)
+        return Reply(
+            self.t(lang, "Choose a topic:"),
+            tuple(
+                Action("topic", topic_id, self.title(topic_id, lang))
+                for topic_id in self.scripts
+            ),
+        )
+
+    def forget_request(self, person: Person) -> Reply:
+        lang = self.language_of(person)
+        return Reply(
+            self.t(lang, "This will erase everything I keep about you: your language, your "
+                   "requests and your conversations. It cannot be undone. Erase?"),
+            (
+                Action("forget", "yes", self.t(lang, "Yes, erase everything")),
+                Action("forget", "no", self.t(lang, "No, keep")),
+            ),
+        )
+
+    async def forget(self, person: Person, confirmed: bool) -> Reply:
+        lang = self.language_of(person)
+        if not confirmed:
+            return Reply(self.t(lang, "Nothing was erased."), self.menu_actions(lang))
+        await self.people.forget(person)
+        return Reply(
+            self.t(lang, "Done: everything about you has been erased. If you write again, we "
+                   "start afresh.")
+        )
+
+    async def request_specialist(
+        self,
+        person: Person,
+        channel: str,
+        reason: str = "asked",
+        topic_id: str | None = None,
+        urgent: bool = False,
+    ) -> Reply:
+        """Record a request for a human; the specialist queue turns it into a ticket."""
+        lang = self.language_of(person)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            repo = SpecialistRequestRepository(conn)
+            existing = await repo.open_for(person.id)
+            if existing is not None:
+                if urgent and existing.priority != "urgent":
+                    await repo.escalate(existing.id, reason)
+            else:
+                await repo.add(
+                    person.id, "urgent" if urgent else "normal", reason, lang, topic_id, now
+                )
+            await EventRepository(conn).add(
+                "specialist_requested", channel, now, language=lang, topic_id=topic_id,
+                outcome=reason,
+            )
+        if existing is not None and not urgent:
+            return Reply(
+                self.t(lang, "Your request is already in the queue. A specialist will write to "
+                       "you here.")
+            )
+        return Reply(
+            self.t(lang, "Your request has been passed to a specialist. A specialist will write "
+                   "to you here; you do not need to do anything else.")
+        )
+
+    # --- answers ---------------------------------------------------------------------------------
+
+    def answer(self, topic_id: str, lang: str, fmt: Format) -> Reply:
+        script = self.scripts[topic_id]
+        try:
+            text = self.content.render_answer(script, lang, fmt, self._context(lang))
+        except RenderError:
+            log.exception("the answer of %s (%s) does not render", topic_id, lang)
+            return self._failure(lang)
+        actions = [
+            Action("feedback", f"yes:{topic_id}", self.t(lang, "This helped")),
+            Action("feedback", f"no:{topic_id}", self.t(lang, "This did not help")),
+        ]
+        actions += [
+            Action("topic", rel, self.title(rel, lang)) for rel in script.related
+            if rel in self.scripts
+        ]
+        actions.append(Action("specialist", topic_id, self.t(lang, "Talk to a specialist")))
+        return Reply(f"{text}\n\n{self.t(lang, 'Did this help?')}", tuple(actions))
+
+    async def open_topic(self, person: Person, topic_id: str, channel: str, fmt: Format) -> Reply:
+        lang = self.language_of(person)
+        if topic_id not in self.scripts:
+            return Reply(
+                self.t(lang, "That option is no longer available. Here is the menu."),
+                self.menu_actions(lang),
+            )
+        await self._event("topic_opened", channel, language=lang, topic_id=topic_id)
+        return self.answer(topic_id, lang, fmt)
+
+    async def feedback(
+        self, person: Person, topic_id: str, helped: bool, channel: str
+    ) -> Reply:
+        lang = self.language_of(person)
+        known = topic_id if topic_id in self.scripts else None
+        await self._event(
+            "feedback", channel, language=lang, topic_id=known,
+            outcome="helped" if helped else "not_helped",
+        )
+        if helped:
+            return Reply(self.t(lang, "Thank you! I am glad it helped."), self.menu_actions(lang))
+        return Reply(
+            self.t(lang, "I am sorry it did not help. A specialist can talk it through with you "
+                   "in person."),
+            (
+                Action("specialist", known or "", self.t(lang, "Talk to a specialist")),
+                Action("topics", "", self.t(lang, "Topics")),
+            ),
+        )
+
+    async def ask(self, person: Person, text: str, channel: str, fmt: Format) -> Turn:
+        """A free-text question: crisis check first, then the matcher; every step is logged."""
+        cleaned = clean(text).strip()
+        if not has_letters(cleaned):
+            lang = self.language_of(person)
+            reply = Reply(
+                self.t(lang, "Please write your question in words, and I will try to help."),
+                self.menu_actions(lang),
+            )
+            return Turn(reply, lang, None, None)
+        detected, certain = self.classifier.language(cleaned, person.language)
+        lang = detected if certain else self.language_of(person)
+        hit = self.crisis.detect(cleaned, lang)
+        if hit is not None:
+            return Turn(await self._crisis(person, hit, lang, channel, fmt), lang, hit, None)
+        limit = self.settings.matcher.max_question_chars
+        result = self.matcher.match(cleaned[:limit])
+        best = result.best
+        await self._event(
+            "question", channel, language=lang, outcome=result.kind,
+            topic_id=result.topic_id, score=best.score if best else None,
+        )
+        note = ""
+        if len(cleaned) > limit:
+            note = self.t(lang, "Your message is very long, so I read only its beginning. Short "
+                          "questions work best.") + "\n\n"
+        if result.kind == "confident" and result.topic_id is not None:
+            reply = self.answer(result.topic_id, lang, fmt)
+        elif result.kind == "ambiguous":
+            actions = tuple(
+                Action("topic", c.topic_id, self.title(c.topic_id, lang))
+                for c in result.candidates
+            ) + (Action("specialist", "", self.t(lang, "Talk to a specialist")),)
+            reply = Reply(self.t(lang, "Did you mean one of these?"), actions)
+        else:
+            reply = self._out_of_scope(lang, fmt)
+        if note:
+            reply = Reply(note + reply.text, reply.actions)
+        return Turn(reply, lang, None, result)
+
+    def _out_of_scope(self, lang: str, fmt: Format) -> Reply:
+        try:
+            text = self.content.render_template("out_of_scope", lang, fmt, self._context(lang))
+        except RenderError:
+            log.exception("the out-of-scope template (%s) does not render", lang)
+            text = self.t(lang, "Write your question in your own words, or choose a topic.")
+        return Reply(
+            text,
+            (
+                Action("topics", "", self.t(lang, "Topics")),
+                Action("specialist", "", self.t(lang, "Talk to a specialist")),
+            ),
+        )
+
+    async def _crisis(
+        self, person: Person, hit: CrisisHit, lang: str, channel: str, fmt: Format
+    ) -> Reply:
+        context = self._context(lang)
+        try:
+            text = self.content.render_template("crisis", lang, fmt, context)
+        except RenderError:
+            log.exception("the crisis template (%s) does not render", lang)
+            numbers = ", ".join(f"{c['name']}: {c['phone']}" for c in context["contacts"])
+            text = numbers or "112"
+        await self._event("crisis", channel, language=lang, outcome=hit.category)
+        await self.request_specialist(person, channel, reason=f"crisis:{hit.category}",
+                                      urgent=True)
+        log.warning("crisis (%s) from %s; urgent request recorded", hit.category,
+                    person.pseudonym)
+        return Reply(text, (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
+                     crisis=True)

@@ -1,0 +1,84 @@
+"""People: identify by channel and platform id, give each a pseudonym, erase on request."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.storage import Database, PeopleRepository, Person
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+_ADJECTIVES = (
+    "Amber Azure Bright Calm Clear Golden Green Quiet Silver Swift Steady Gentle Bold Kind "
+    "Misty Sunny Snowy Windy Early Northern Southern Eastern Western Young Wise"
+).split()
+_NOUNS = (
+    "Falcon Steppe Poplar Saiga River Eagle Tulip Cedar Lake Mountain Swallow Horse Crane "
+    "Juniper Meadow Lark Apple Fox Owl Heron Maple Comet Willow Snowdrop"
+).split()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_pseudonym() -> str:
+    """A readable pseudonym such as 'Quiet-Falcon-42' that says nothing about the person."""
+    return (
+        f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(90) + 10}"
+    )
+
+
+class PeopleService:
+    """Finds or creates the person behind a platform id; erases everything about them on /forget."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def identify(
+        self, channel: str, platform_id: str, language: str | None = None
+    ) -> tuple[Person, bool]:
+        """The person for this platform id and whether they are new; updates last seen."""
+        repo = PeopleRepository(self._db.connection)
+        person = await repo.find(channel, platform_id)
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            repo = PeopleRepository(conn)
+            if person is not None:
+                await repo.touch(person.id, now)
+                return person, False
+            pseudonym = make_pseudonym()
+            for _ in range(20):
+                if not await repo.pseudonym_taken(pseudonym):
+                    break
+                pseudonym = make_pseudonym() + secrets.token_hex(1)
+            person = await repo.add(channel, platform_id, pseudonym, language, now)
+        log.info("new person %s on %s", person.pseudonym, channel)
+        return person, True
+
+    async def get(self, person_id: int) -> Person | None:
+        return await PeopleRepository(self._db.connection).get(person_id)
+
+    async def set_language(self, person: Person, language: str) -> Person:
+        async with self._db.transaction() as conn:
+            await PeopleRepository(conn).set_language(person.id, language)
+        updated = await self.get(person.id)
+        assert updated is not None
+        return updated
+
+    async def mark_unreachable(self, person_id: int) -> None:
+        async with self._db.transaction() as conn:
+            await PeopleRepository(conn).mark_unreachable(person_id)
+
+    async def forget(self, person: Person) -> bool:
+        """Erase the person and everything linked to them; the anonymous event log stays."""
+        async with self._db.transaction() as conn:
+            erased = await PeopleRepository(conn).delete(person.id)
+        log.info("erased person %s on request", person.pseudonym)
+        return erased

@@ -1,0 +1,21 @@
+"""The database, its migrations and one repository per aggregate; all SQL lives here."""
+
+from bot.storage.db import Database
+from bot.storage.repositories import (
+    Event,
+    EventRepository,
+    Person,
+    PeopleRepository,
+    SpecialistRequest,
+    SpecialistRequestRepository,
+)
+
+__all__ = [
+    "Database",
+    "Event",
+    "EventRepository",
+    "PeopleRepository",
+    "Person",
+    "SpecialistRequest",
+    "SpecialistRequestRepository",
+]

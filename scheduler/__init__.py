@@ -1,0 +1,1 @@
+"""APScheduler jobs calling core services (lectures, reminders, the daily announcement)."""
