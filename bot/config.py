@@ -138,7 +138,7 @@ class Settings(_Section):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"an IANA time zone such as Asia/Almaty, not {value!r}") from None
+            raise ValueError("an IANA time zone such as Asia/Almaty") from None
         return value
 
     @model_validator(mode="after")
@@ -231,7 +231,8 @@ def load_settings(
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{chosen}:{where} is not valid YAML: {exc}") from None
+            detail = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise ConfigError(f"{chosen}:{where} is not valid YAML: {detail}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{chosen}: expected a mapping of keys at the top level")
         data = loaded or {}

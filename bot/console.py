@@ -49,32 +49,11 @@ class ConsoleChat:
         return self.person
 
     async def act(self, action: Action) -> Reply:
-        conv = self.app.conversations
         person = await self._person()
-        if action.kind == "topic":
-            return await conv.open_topic(person, action.value, CHANNEL, "plain")
-        if action.kind == "topics":
-            return conv.topics(person)
-        if action.kind == "feedback":
-            verdict, _sep, topic = action.value.partition(":")
-            return await conv.feedback(person, topic, verdict == "yes", CHANNEL)
-        if action.kind == "specialist":
-            return await conv.request_specialist(person, CHANNEL, topic_id=action.value or None)
-        if action.kind == "language":
-            if action.value:
-                self.person, reply = await conv.set_language(person, action.value)
-                return reply
-            return conv.language_choice(conv.language_of(person))
-        if action.kind == "privacy":
-            return conv.privacy(person)
-        if action.kind == "forget":
-            reply = await conv.forget(person, action.value == "yes")
-            if action.value == "yes":
-                self.person = None
-            return reply
-        if action.kind == "help":
-            return conv.help(person)
-        return conv.welcome(person)
+        self.person, reply = await self.app.conversations.act(person, action, CHANNEL, "plain")
+        if action.kind == "forget" and action.value == "yes":
+            self.person = None
+        return reply
 
     async def command(self, name: str) -> Reply | None:
         conv = self.app.conversations
@@ -96,8 +75,6 @@ class ConsoleChat:
     async def handle(self, line: str) -> bool:
         """Answer one line; False when the person wants to leave."""
         text = line.strip()
-        if not text:
-            return True
         if text in ("/quit", "/exit"):
             return False
         chosen = pick(text, self.options)

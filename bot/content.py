@@ -402,15 +402,18 @@ def _compile_phrases(
         if not isinstance(item, str) or not item.strip():
             problems.append(Problem(name, f"{where}: an entry is empty or not text"))
             continue
-        words = fold(item).split()
-        if not words:
-            continue
-        parts = []
-        for word in words:
+        # Phrases are normalised exactly like the text they are searched in (lowercase, folded
+        # letters, punctuation as spaces), keeping a trailing * as "any ending".
+        parts: list[str] = []
+        for word in item.split():
+            tokens = fold(word.rstrip("*")).split()
+            if not tokens:
+                continue
+            parts.extend(re.escape(token) for token in tokens)
             if word.endswith("*"):
-                parts.append(re.escape(word[:-1]) + r"\w*")
-            else:
-                parts.append(re.escape(word))
+                parts[-1] += r"\w*"
+        if not parts:
+            continue
         compiled.append(re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"))
     return tuple(compiled)
 
@@ -433,7 +436,7 @@ def _compile_patterns(
 def _load_crisis(
     path: Path, data: Any, languages: tuple[str, ...], root: Path
 ) -> tuple[dict[str, dict[str, CrisisRules]], list[Problem]]:
-    from bot.core.text import fold_letters
+    from bot.core.text import fold_letters, normalise
 
     name = _relative(path, root)
     problems: list[Problem] = []
@@ -456,7 +459,7 @@ def _load_crisis(
                 problems.append(Problem(name, f"{lang}.{category}: unknown keys {sorted(unknown)}"))
             where = f"{lang}.{category}"
             rules[lang][category] = CrisisRules(
-                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, fold_letters),
+                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, normalise),
                 patterns=_compile_patterns(spec.get("patterns"), name, where, problems, fold_letters),
                 exclude=_compile_patterns(spec.get("exclude"), name, where, problems, fold_letters),
             )

@@ -77,7 +77,18 @@ def _messages() -> tuple[str, ...]:
     )
 
 
-UI_MESSAGES = _messages()
+# The commands every channel understands, with their menu descriptions (UI strings).
+COMMANDS = (
+    ("start", N_("Start and main menu")),
+    ("topics", N_("Browse topics")),
+    ("specialist", N_("Talk to a specialist")),
+    ("language", N_("Change language")),
+    ("privacy", N_("What is stored and who sees it")),
+    ("forget", N_("Erase everything about me")),
+    ("help", N_("What this bot can do")),
+)
+
+UI_MESSAGES = tuple(dict.fromkeys([*_messages(), *(text for _name, text in COMMANDS)]))
 
 
 class Classifier:
@@ -324,8 +335,8 @@ class ConversationService:
             log.exception("the answer of %s (%s) does not render", topic_id, lang)
             return self._failure(lang)
         actions = [
-            Action("feedback", f"yes:{topic_id}", self.t(lang, "This helped")),
-            Action("feedback", f"no:{topic_id}", self.t(lang, "This did not help")),
+            Action("feedback", f"yes/{topic_id}", self.t(lang, "This helped")),
+            Action("feedback", f"no/{topic_id}", self.t(lang, "This did not help")),
         ]
         actions += [
             Action("topic", rel, self.title(rel, lang)) for rel in script.related
@@ -435,3 +446,32 @@ class ConversationService:
                     person.pseudonym)
         return Reply(text, (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
                      crisis=True)
+
+    async def act(
+        self, person: Person, action: Action, channel: str, fmt: Format
+    ) -> tuple[Person, Reply]:
+        """Carry out a button's (or numbered option's) action; the person may change language."""
+        kind, value = action.kind, action.value
+        if kind == "topic":
+            return person, await self.open_topic(person, value, channel, fmt)
+        if kind == "topics":
+            return person, self.topics(person)
+        if kind == "feedback":
+            verdict, _sep, topic = value.partition("/")
+            if verdict not in ("yes", "no"):
+                return person, self.welcome(person)
+            return person, await self.feedback(person, topic, verdict == "yes", channel)
+        if kind == "specialist":
+            topic_id = value if value in self.scripts else None
+            return person, await self.request_specialist(person, channel, topic_id=topic_id)
+        if kind == "language":
+            if value:
+                return await self.set_language(person, value)
+            return person, self.language_choice(self.language_of(person))
+        if kind == "privacy":
+            return person, self.privacy(person)
+        if kind == "forget":
+            return person, await self.forget(person, value == "yes")
+        if kind == "help":
+            return person, self.help(person)
+        return person, self.welcome(person)

@@ -62,6 +62,10 @@ class PeopleService:
         log.info("new person %s on %s", person.pseudonym, channel)
         return person, True
 
+    async def find(self, channel: str, platform_id: str) -> Person | None:
+        """The person behind a platform id, if known; creates nothing."""
+        return await PeopleRepository(self._db.connection).find(channel, platform_id)
+
     async def get(self, person_id: int) -> Person | None:
         return await PeopleRepository(self._db.connection).get(person_id)
 

@@ -58,6 +58,9 @@ class Database:
             await connection.execute("PRAGMA foreign_keys=ON")
             await connection.execute("PRAGMA busy_timeout=5000")
             await db.migrate()
+        except DatabaseError:
+            await connection.close()
+            raise
         except aiosqlite.DatabaseError as exc:
             await connection.close()
             raise DatabaseError(

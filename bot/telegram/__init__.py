@@ -1,0 +1,1 @@
+"""The Telegram channel (aiogram 3): dispatcher factory, routers, middlewares, keyboards."""

@@ -1,0 +1,45 @@
+"""create_dispatcher(app): a fresh Dispatcher with the long-lived objects and the routers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypedDict
+
+from aiogram import Dispatcher
+
+from bot.app import App
+from bot.config import Settings
+from bot.core.conversations import ConversationService
+from bot.core.people import PeopleService
+from bot.telegram import handlers
+from bot.telegram.middlewares import PersonMiddleware, ThrottlingMiddleware
+
+
+class Dependencies(TypedDict):
+    """What handlers can ask for by parameter name (aiogram injects Dispatcher kwargs)."""
+
+    app: App
+    settings: Settings
+    conversations: ConversationService
+    people: PeopleService
+
+
+def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic) -> Dispatcher:
+    deps = Dependencies(
+        app=app,
+        settings=app.settings,
+        conversations=app.conversations,
+        people=app.people,
+    )
+    dp = Dispatcher(**deps)
+    throttle = app.settings.telegram.throttle
+    throttling = ThrottlingMiddleware(
+        app.conversations, throttle.messages, throttle.window_seconds, monotonic
+    )
+    person = PersonMiddleware(app.people)
+    for observer in (dp.message, dp.edited_message, dp.callback_query):
+        observer.outer_middleware(throttling)
+        observer.outer_middleware(person)
+    dp.include_router(handlers.create_router())
+    return dp

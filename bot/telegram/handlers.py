@@ -1,0 +1,159 @@
+"""The citizens' router: commands, questions, buttons and everything else people send."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+
+from bot.core.conversations import ConversationService
+from bot.core.people import PeopleService
+from bot.core.replies import Action, Reply, split_message
+from bot.storage import Person
+from bot.telegram.callbacks import ActionData
+from bot.telegram.keyboards import keyboard
+from bot.telegram.middlewares import CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Send a reply, split at paragraph boundaries; the buttons go with the last part."""
+    parts = split_message(reply.text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        await bot.send_message(
+            chat_id, part, reply_markup=keyboard(reply.actions) if last else None
+        )
+
+
+def create_router() -> Router:
+    """Everything a citizen does in a private chat with the bot."""
+    router = Router(name="citizen")
+    router.message.filter(F.chat.type == "private")
+    router.edited_message.filter(F.chat.type == "private")
+
+    @router.message(CommandStart())
+    async def cmd_start(message: Message, person: Person, conversations: ConversationService,
+                        bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.start(person))
+
+    @router.message(Command("help"))
+    async def cmd_help(message: Message, person: Person, conversations: ConversationService,
+                       bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.help(person))
+
+    @router.message(Command("topics"))
+    async def cmd_topics(message: Message, person: Person, conversations: ConversationService,
+                         bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.topics(person))
+
+    @router.message(Command("language"))
+    async def cmd_language(message: Message, person: Person,
+                           conversations: ConversationService, bot: Bot) -> None:
+        reply = conversations.language_choice(conversations.language_of(person))
+        await send_reply(bot, message.chat.id, reply)
+
+    @router.message(Command("privacy"))
+    async def cmd_privacy(message: Message, person: Person,
+                          conversations: ConversationService, bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.privacy(person))
+
+    @router.message(Command("forget"))
+    async def cmd_forget(message: Message, person: Person, conversations: ConversationService,
+                         bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.forget_request(person))
+
+    @router.message(Command("specialist"))
+    async def cmd_specialist(message: Message, person: Person,
+                             conversations: ConversationService, bot: Bot) -> None:
+        reply = await conversations.request_specialist(person, CHANNEL)
+        await send_reply(bot, message.chat.id, reply)
+
+    @router.message(F.text.startswith("/"))
+    async def on_unknown_command(message: Message, person: Person,
+                                 conversations: ConversationService, bot: Bot) -> None:
+        await send_reply(bot, message.chat.id, conversations.help(person))
+
+    @router.message(F.text)
+    async def on_question(message: Message, person: Person,
+                          conversations: ConversationService, bot: Bot) -> None:
+        log.debug("question from %s: %r", message.chat.id, message.text)
+        turn = await conversations.ask(person, message.text or "", CHANNEL, "html")
+        await send_reply(bot, message.chat.id, turn.reply)
+
+    @router.message()
+    async def on_other_content(message: Message, person: Person,
+                               conversations: ConversationService, bot: Bot) -> None:
+        lang = conversations.language_of(person)
+        text = conversations.t(
+            lang, "I can only read text messages. Please write your question in words."
+        )
+        await send_reply(bot, message.chat.id, Reply(text, conversations.menu_actions(lang)))
+
+    @router.edited_message()
+    async def on_edited(message: Message, person: Person, conversations: ConversationService,
+                        bot: Bot) -> None:
+        lang = conversations.language_of(person)
+        await send_reply(bot, message.chat.id, conversations.help(person))
+        log.debug("edited message ignored (%s)", lang)
+
+    @router.callback_query(ActionData.filter())
+    async def on_action(query: CallbackQuery, callback_data: ActionData, person: Person,
+                        conversations: ConversationService, bot: Bot) -> None:
+        await query.answer()
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        action = Action(callback_data.kind.value, callback_data.value, "")
+        _person, reply = await conversations.act(person, action, CHANNEL, "html")
+        await send_reply(bot, chat_id, reply)
+
+    @router.callback_query()
+    async def on_unknown_button(query: CallbackQuery, conversations: ConversationService,
+                                person: Person | None = None) -> None:
+        lang = conversations.language_of(person) if person else conversations.settings.default_language
+        log.debug("unknown callback data %r", query.data)
+        await query.answer(
+            conversations.t(lang, "That option is no longer available. Here is the menu."),
+            show_alert=True,
+        )
+
+    @router.errors(~ExceptionTypeFilter(TelegramForbiddenError))
+    async def on_error(event: ErrorEvent, conversations: ConversationService, bot: Bot) -> None:
+        log.error("update failed: %s", type(event.exception).__name__,
+                  exc_info=event.exception)
+        update = event.update
+        message = update.message or (update.callback_query.message if update.callback_query
+                                     else None)
+        if message is None or message.chat.type != "private":
+            return
+        lang = conversations.settings.default_language
+        user = update.message.from_user if update.message else None
+        if user is not None:
+            person = await conversations.people.find(CHANNEL, str(user.id))
+            lang = conversations.language_of(person) if person else lang
+        try:
+            await bot.send_message(message.chat.id, conversations.t(
+                lang, "Sorry, something went wrong on my side. Please try again, or ask for a "
+                "specialist."))
+        except Exception:
+            log.warning("could not tell the person about the failure")
+
+    @router.errors(ExceptionTypeFilter(TelegramForbiddenError))
+    async def on_blocked(event: ErrorEvent, people: PeopleService) -> None:
+        user = None
+        for candidate in (event.update.message, event.update.callback_query,
+                          event.update.edited_message):
+            if candidate is not None:
+                user = candidate.from_user
+                break
+        if user is None:
+            return
+        person = await people.find(CHANNEL, str(user.id))
+        if person is not None:
+            await people.mark_unreachable(person.id)
+            log.info("person %s blocked the bot; marked unreachable", person.pseudonym)
+
+    return router
