@@ -1,0 +1,100 @@
+"""End to end: the bot in long-polling mode over real HTTP against a Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.telegram.runner import check_token, run_telegram
+from tests.telegram_emulator import BotAPIEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:E2E-TEST-TOKEN"
+USER = 5551
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotAPIEmulator]:
+    emu = BotAPIEmulator(TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+def e2e_settings(tmp_path: Path, emu: BotAPIEmulator, token: str = TOKEN) -> Settings:
+    return load_settings(
+        ROOT / "config.yaml",
+        environ={
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_SERVER": f"http://127.0.0.1:{emu.port}",
+            "SENIM_DATABASE__PATH": str(tmp_path / "e2e.sqlite3"),
+            "SENIM_CONTENT__PATH": str(ROOT / "content"),
+        },
+    )
+
+
+@pytest.fixture
+async def running_bot(tmp_path: Path, emulator: BotAPIEmulator) -> AsyncIterator[Settings]:
+    settings = e2e_settings(tmp_path, emulator)
+    task = asyncio.create_task(run_telegram(settings, handle_signals=False))
+    yield settings
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def people_count(settings: Settings) -> int:
+    with sqlite3.connect(settings.database.path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM people").fetchone()[0])
+
+
+async def test_start_language_question_feedback_related_forget(
+    emulator: BotAPIEmulator, running_bot: Settings
+) -> None:
+    await emulator.user_sends(USER, "/start")
+    (choice,) = await emulator.next_messages(USER)
+    assert ("Русский", "a:language:ru") in choice.buttons
+    assert "setMyCommands" in emulator.calls
+
+    await emulator.user_presses(USER, choice, "a:language:ru")
+    (welcome,) = await emulator.next_messages(USER)
+    assert "Здравствуйте" in welcome.text
+    assert emulator.answered_callbacks, "the button's spinner is stopped"
+
+    await emulator.user_sends(USER, "что такое джихад")
+    (answer,) = await emulator.next_messages(USER)
+    assert "Источники" in answer.text
+    assert answer.parse_mode == "HTML"
+    assert ("Это помогло", "a:feedback:yes/jihad-meaning") in answer.buttons
+
+    await emulator.user_presses(USER, answer, "a:feedback:yes/jihad-meaning")
+    (thanks,) = await emulator.next_messages(USER)
+    assert "Спасибо" in thanks.text
+
+    related = next(d for _t, d in answer.buttons if d.startswith("a:topic:"))
+    await emulator.user_presses(USER, answer, related)
+    (second,) = await emulator.next_messages(USER)
+    assert "Источники" in second.text
+
+    assert people_count(running_bot) == 1
+    await emulator.user_sends(USER, "/forget")
+    (confirm,) = await emulator.next_messages(USER)
+    await emulator.user_presses(USER, confirm, "a:forget:yes")
+    (done,) = await emulator.next_messages(USER)
+    assert "удалено" in done.text
+    assert people_count(running_bot) == 0
+
+
+async def test_doctor_checks_the_token_with_get_me(
+    tmp_path: Path, emulator: BotAPIEmulator
+) -> None:
+    assert (await check_token(e2e_settings(tmp_path, emulator))).startswith(
+        "ok: Telegram token works for @senim_e2e_bot"
+    )
+    line = await check_token(e2e_settings(tmp_path, emulator, token="999:WRONG"))
+    assert "rejected the token" in line
