@@ -42,10 +42,11 @@ class ContentSettings(_Section):
 
 class MatcherSettings(_Section):
     confident: float = Field(0.5, ge=0, le=1)
-    minimum: float = Field(0.3, ge=0, le=1)
-    margin: float = Field(0.06, ge=0, le=1)
+    margin: float = Field(0.2, ge=0, le=1)
+    minimum: float = Field(0.2, ge=0, le=1)
+    choice_floor: float = Field(0.1, ge=0, le=1)
+    similarity_floor: float = Field(0.2, ge=0, le=1)
     max_choices: int = Field(3, ge=2, le=3)
-    out_of_scope_margin: float = Field(0.0, ge=-1, le=1)
     max_question_chars: int = Field(2000, ge=50)
 
     @model_validator(mode="after")

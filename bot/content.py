@@ -436,36 +436,57 @@ def _compile_patterns(
 def _load_crisis(
     path: Path, data: Any, languages: tuple[str, ...], root: Path
 ) -> tuple[dict[str, dict[str, CrisisRules]], list[Problem]]:
-    from bot.core.text import fold_letters, normalise
+    """One crisis*.yaml file: language -> category -> phrases, patterns, exclude."""
+    from bot.core.text import fold_letters
 
     name = _relative(path, root)
     problems: list[Problem] = []
     rules: dict[str, dict[str, CrisisRules]] = {}
     if not isinstance(data, dict):
         return {}, [Problem(name, "expected a mapping of language -> categories")]
+    for lang in sorted(set(data) - set(languages), key=str):
+        problems.append(Problem(name, f"unknown language {lang!r}"))
     for lang in languages:
         categories = data.get(lang)
+        if categories is None:
+            continue
         if not isinstance(categories, dict):
-            problems.append(Problem(name, f"language {lang!r} is missing"))
+            problems.append(Problem(name, f"{lang}: expected a mapping of categories"))
             continue
         rules[lang] = {}
+        for category in sorted(set(categories) - set(CRISIS_CATEGORIES), key=str):
+            problems.append(Problem(name, f"{lang}: unknown category {category!r}"))
         for category in CRISIS_CATEGORIES:
             spec = categories.get(category)
-            if not isinstance(spec, dict) or not (spec.get("phrases") or spec.get("patterns")):
-                problems.append(Problem(name, f"{lang}.{category}: needs phrases or patterns"))
+            if spec is None:
+                continue
+            if not isinstance(spec, dict):
+                problems.append(Problem(name, f"{lang}.{category}: expected phrases/patterns"))
                 continue
             unknown = set(spec) - {"phrases", "patterns", "exclude"}
             if unknown:
                 problems.append(Problem(name, f"{lang}.{category}: unknown keys {sorted(unknown)}"))
             where = f"{lang}.{category}"
             rules[lang][category] = CrisisRules(
-                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, normalise),
+                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, fold_letters),
                 patterns=_compile_patterns(spec.get("patterns"), name, where, problems, fold_letters),
                 exclude=_compile_patterns(spec.get("exclude"), name, where, problems, fold_letters),
             )
-        for category in sorted(set(categories) - set(CRISIS_CATEGORIES), key=str):
-            problems.append(Problem(name, f"{lang}: unknown category {category!r}"))
     return rules, problems
+
+
+def _merge_crisis(
+    into: dict[str, dict[str, CrisisRules]], extra: dict[str, dict[str, CrisisRules]]
+) -> None:
+    for lang, categories in extra.items():
+        target = into.setdefault(lang, {})
+        for category, rules in categories.items():
+            old = target.get(category)
+            target[category] = rules if old is None else CrisisRules(
+                phrases=old.phrases + rules.phrases,
+                patterns=old.patterns + rules.patterns,
+                exclude=old.exclude + rules.exclude,
+            )
 
 
 def load_content(
@@ -498,14 +519,24 @@ def load_content(
                 pack.out_of_scope[lang] = tuple(str(i) for i in items if str(i).strip())
         elif data is not None:
             problems.append(Problem(_relative(scope, root), "expected a mapping of language -> list"))
-    crisis = root / "safety" / "crisis.yaml"
-    if crisis.is_file():
+    crisis_files = sorted((root / "safety").glob("crisis*.yaml"))
+    for crisis in crisis_files:
         data = _read_yaml(crisis, problems, root)
         if data is not None:
-            pack.crisis, found = _load_crisis(crisis, data, langs, root)
+            found_rules, found = _load_crisis(crisis, data, langs, root)
             problems.extend(found)
+            _merge_crisis(pack.crisis, found_rules)
+    where = _relative(root / "safety" / "crisis.yaml", root)
+    if not crisis_files:
+        problems.append(Problem(where, "the crisis phrase list is missing"))
     else:
-        problems.append(Problem(_relative(crisis, root), "the crisis phrase list is missing"))
+        for lang in langs:
+            for category in CRISIS_CATEGORIES:
+                rules = pack.crisis.get(lang, {}).get(category)
+                if rules is None or not (rules.phrases or rules.patterns):
+                    problems.append(
+                        Problem(where, f"{lang}.{category}: no phrases or patterns at all")
+                    )
     translations: dict[str, Translations] = {}
     for lang in langs:
         po = root / "locales" / lang / "LC_MESSAGES" / "messages.po"

@@ -50,7 +50,7 @@ def read_items(path: Path, known_topics: Iterable[str]) -> list[EvalItem]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise EvalFileError(f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, list):
+    if not isinstance(data, list) or not data:
         raise EvalFileError(f"{path}: expected a list of {{text, expect}} items")
     known = set(known_topics) | set(SPECIAL)
     items = []

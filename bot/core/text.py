@@ -43,6 +43,7 @@ _KAZAKH_WORDS = frozenset(
     ма ме ба бе па пе бул осы ана мына нагыз болады болама болса емес ушин уш деп айтып
     иске кайда кашан кимге ким мага сага оган бизге маган саган балам улым кызым апа ага
     кетти кетип жиад дин дини мусылман кудай аллах алла жасау айту билем билмеим
+    канша неше бугин ертен келеди кайырлы рахмет салем калайсын жаксы озимди маган бари
     sen men degen kalai kalay kandai kandai qalai qandai turaly jane zhane kerek
     bolady emes ushin qaida kaida din dini musylman
     """.split()
@@ -95,37 +96,69 @@ class Detected:
     certain: bool
 
 
+_RUSSIAN_LATIN = frozenset(
+    """
+    chto kak eto pochemu zachem mozhno nuzhno esli ili gde kogda kto takoe takoi menya mne moi
+    moya syn doch brat sestra muzh zhena drug ochen tozhe uzhe vot ya ty on ona my vy oni ih
+    ne net da na v iz za po dlya pro ot do u k s so bez skolko let vse vseh hochu hochet
+    mogu mozhet nado kuda tut tam eshe esche razve pravda li nichego dela ponimat
+    pravilno poluchat kakie est
+    """.split()
+)
+_KAZAKH_LATIN = frozenset(
+    """
+    ne degen kalai qalai kalay qalay kandai qandai turaly jane zhane kerek bolady emes ushin
+    kaida qaida kashan qashan men sen biz siz olar bar jok joq din dini musylman balam ulym
+    kyzym qyzym ma me ba be pa pe ma eken edi
+    """.split()
+)
+_RUSSIAN_SUFFIXES = ("ого", "его", "ому", "ыми", "ими", "ая", "яя", "ый", "ий", "ой", "ться",
+                     "тся", "ение", "ение", "ость", "ство", "ии", "ых", "их", "ешь", "ишь",
+                     "ую", "юю", "ся")
+_KAZAKH_SUFFIXES = ("лар", "лер", "дар", "дер", "тар", "тер", "нын", "дын", "тын", "нин",
+                    "дин", "тин", "ган", "ген", "кан", "кен", "мын", "мин", "сын", "сын",
+                    "сыз", "сиз", "ды", "ди", "ты", "ти", "ны", "ни", "га", "ге", "ка", "ке",
+                    "дан", "ден", "тан", "тен", "нан", "нен", "пын", "бын", "мыз", "миз")
+
+
+def _suffix_votes(words: list[str], suffixes: tuple[str, ...]) -> int:
+    return sum(1 for w in words if len(w) > 3 and w.endswith(suffixes))
+
+
 def detect_language(text: str, preferred: str | None, languages: tuple[str, ...]) -> Detected:
     """Guess kk, ru or en: Kazakh letters, then Cyrillic or Latin, then telling words.
 
     The person's chosen language breaks ties, and the result is always one of `languages`.
     """
-    fallback = preferred if preferred in languages else languages[0]
+    fallback = preferred if preferred in languages else None
     lowered = clean(text).lower()
     cyrillic = sum(1 for ch in lowered if "а" <= ch <= "я" or ch in "ёәғқңөұүһі")
     latin = sum(1 for ch in lowered if "a" <= ch <= "z")
     if cyrillic == 0 and latin == 0:
-        return Detected(fallback, certain=False)
+        return Detected(fallback or languages[0], certain=False)
     words = normalise(lowered).split()
-    kk_words = sum(1 for w in words if w in _KAZAKH_WORDS)
-    ru_words = sum(1 for w in words if w in _RUSSIAN_WORDS)
-    en_words = sum(1 for w in words if w in _ENGLISH_WORDS)
     scores = {"kk": 0.0, "ru": 0.0, "en": 0.0}
-    if any(ch in KAZAKH_LETTERS for ch in lowered):
-        scores["kk"] += 3 + sum(1 for ch in lowered if ch in KAZAKH_LETTERS)
+    kazakh_letters = sum(1 for ch in lowered if ch in KAZAKH_LETTERS)
+    if kazakh_letters:
+        scores["kk"] += 3 + kazakh_letters
     if cyrillic >= latin:
-        scores["ru"] += 1.5
-        scores["kk"] += 1
-    else:
-        scores["en"] += 1.5
-        scores["ru"] += 0.5
+        cyr = [w for w in words if not w.isascii()]
+        scores["ru"] += 2.0
         scores["kk"] += 0.5
-    scores["kk"] += 1.2 * kk_words
-    scores["ru"] += 1.2 * ru_words
-    scores["en"] += 1.2 * en_words
+        scores["kk"] += 1.5 * sum(1 for w in cyr if w in _KAZAKH_WORDS)
+        scores["ru"] += 1.5 * sum(1 for w in cyr if w in _RUSSIAN_WORDS)
+        scores["kk"] += 0.7 * _suffix_votes(cyr, _KAZAKH_SUFFIXES)
+        scores["ru"] += 0.7 * _suffix_votes(cyr, _RUSSIAN_SUFFIXES)
+    else:
+        lat = [w for w in words if w.isascii()]
+        scores["en"] += 1.5 + 1.2 * sum(1 for w in lat if w in _ENGLISH_WORDS)
+        scores["ru"] += 1.2 * sum(1 for w in lat if w in _RUSSIAN_LATIN)
+        scores["ru"] += 0.6 * sum(1 for w in lat if w.endswith(("zh", "iy", "yh", "sya", "ogo",
+                                                                "aya", "nyi", "skiy", "ih")))
+        scores["kk"] += 1.2 * sum(1 for w in lat if w in _KAZAKH_LATIN)
     candidates = {lang: score for lang, score in scores.items() if lang in languages}
     if not candidates:
-        return Detected(fallback, certain=False)
+        return Detected(fallback or languages[0], certain=False)
     ranked = sorted(candidates.items(), key=lambda item: item[1], reverse=True)
     best, best_score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else -1.0
