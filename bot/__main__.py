@@ -21,8 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="Senim: the outreach chatbot."
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $SENIM_CONFIG "
-                        "or ./config.yaml)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: $SENIM_CONFIG or ./config.yaml)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the bot (the terminal chat when no Telegram token)")
@@ -58,8 +59,10 @@ async def _chat(settings: Settings, lang: str | None) -> int:
 
 async def _run(settings: Settings) -> int:
     if not settings.telegram.token:
-        print("No Telegram token (TELEGRAM_BOT_TOKEN) is set: starting the terminal chat instead.",
-              file=sys.stderr)
+        print(
+            "No Telegram token (TELEGRAM_BOT_TOKEN) is set: starting the terminal chat instead.",
+            file=sys.stderr,
+        )
         return await _chat(settings, None)
     from bot.telegram.runner import run_telegram
 
@@ -79,8 +82,11 @@ def _content_check(settings: Settings) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {settings.content.path}", file=sys.stderr)
         return 1
-    print(f"content OK: {len(pack.scripts)} scripts ({served} served), "
-          f"{len(pack.languages)} languages", file=sys.stderr)
+    print(
+        f"content OK: {len(pack.scripts)} scripts ({served} served), "
+        f"{len(pack.languages)} languages",
+        file=sys.stderr,
+    )
     return 0
 
 

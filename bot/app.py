@@ -13,7 +13,7 @@ from bot.content import ContentPack, load_content
 from bot.core.conversations import ConversationService
 from bot.core.matcher import Matcher
 from bot.core.people import PeopleService, utc_now
-from bot.core.safety import CrisisDetector
+from bot.core.safety import CrisisClassifier, CrisisDetector
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,28 @@ class App:
         await self.db.close()
 
 
-def build_core(
-    settings: Settings, content: ContentPack
-) -> tuple[Matcher, CrisisDetector]:
+def build_core(settings: Settings, content: ContentPack) -> tuple[Matcher, CrisisDetector]:
     """The matcher and the crisis detector for the served scripts (no database needed)."""
     served = content.served(settings.content.serve_statuses)
     matcher = Matcher(served, content.out_of_scope, settings.matcher)
-    return matcher, CrisisDetector(content.crisis)
+    return matcher, CrisisDetector(
+        content.crisis, crisis_classifier(content), settings.crisis.classifier_threshold
+    )
+
+
+def crisis_classifier(content: ContentPack) -> CrisisClassifier | None:
+    """Trained on the crisis examples against their look-alikes and every other example."""
+    examples = content.crisis_examples
+    crisis = [t for items in examples.get("crisis", {}).values() for t in items]
+    if not crisis:
+        return None
+    negatives = [t for items in examples.get("not_crisis", {}).values() for t in items]
+    for script in content.scripts.values():
+        for local in script.texts.values():
+            negatives.extend(local.examples)
+    for items in content.out_of_scope.values():
+        negatives.extend(items)
+    return CrisisClassifier(crisis, negatives)
 
 
 def load_pack(settings: Settings, base: Path | None = None) -> ContentPack:

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 LanguageCode = Literal["kk", "ru", "en"]
 ReviewStatus = Literal["approved", "draft", "sample"]
@@ -41,11 +48,10 @@ class ContentSettings(_Section):
 
 
 class MatcherSettings(_Section):
-    confident: float = Field(0.5, ge=0, le=1)
+    confident: float = Field(0.3, ge=0, le=1)
     margin: float = Field(0.2, ge=0, le=1)
-    minimum: float = Field(0.2, ge=0, le=1)
-    choice_floor: float = Field(0.1, ge=0, le=1)
-    similarity_floor: float = Field(0.2, ge=0, le=1)
+    minimum: float = Field(0.05, ge=0, le=1)
+    choice_floor: float = Field(0.05, ge=0, le=1)
     max_choices: int = Field(3, ge=2, le=3)
     max_question_chars: int = Field(2000, ge=50)
 
@@ -61,13 +67,18 @@ class CrisisContact(_Section):
     phone: str
 
 
+def _default_contacts() -> dict[LanguageCode, tuple[CrisisContact, ...]]:
+    return {
+        "kk": (CrisisContact(name="Бірыңғай құтқару қызметі", phone="112"),),
+        "ru": (CrisisContact(name="Единая служба спасения", phone="112"),),
+        "en": (CrisisContact(name="Emergency services", phone="112"),),
+    }
+
+
 class CrisisSettings(_Section):
+    classifier_threshold: float = Field(0.5, ge=0, le=1)
     contacts: dict[LanguageCode, tuple[CrisisContact, ...]] = Field(
-        default_factory=lambda: {
-            "kk": (CrisisContact(name="Бірыңғай құтқару қызметі", phone="112"),),
-            "ru": (CrisisContact(name="Единая служба спасения", phone="112"),),
-            "en": (CrisisContact(name="Emergency services", phone="112"),),
-        }
+        default_factory=lambda: _default_contacts()
     )
 
 
@@ -239,7 +250,9 @@ def load_settings(
         data = loaded or {}
         for secret in SECRET_KEYS:
             if _get_path(data, secret) is not None:
-                env = "TELEGRAM_BOT_TOKEN" if secret.startswith("telegram") else "INSTAGRAM_PASSWORD"
+                env = (
+                    "TELEGRAM_BOT_TOKEN" if secret.startswith("telegram") else "INSTAGRAM_PASSWORD"
+                )
                 raise ConfigError(
                     f"{chosen}: {secret}: secrets are not read from files; remove it and set "
                     f"the environment variable {env} instead"

@@ -15,8 +15,16 @@ from bot.storage import Person
 log = logging.getLogger(__name__)
 
 CHANNEL = "console"
-COMMANDS = ("/start", "/help", "/topics", "/language", "/privacy", "/forget", "/specialist",
-            "/quit")
+COMMANDS = (
+    "/start",
+    "/help",
+    "/topics",
+    "/language",
+    "/privacy",
+    "/forget",
+    "/specialist",
+    "/quit",
+)
 
 
 class ConsoleChat:

@@ -92,11 +92,15 @@ class Script:
     path: Path
 
 
+# A phrase is a sequence of words; a word marked True matches any word it begins ("убью*").
+PhraseWords = tuple[tuple[str, bool], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class CrisisRules:
     """One language's phrase lists for one crisis category, compiled."""
 
-    phrases: tuple[re.Pattern[str], ...]
+    phrases: tuple[PhraseWords, ...]
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
 
@@ -201,7 +205,7 @@ def telegram_html_problems(text: str) -> list[str]:
 
 
 class Catalogs:
-    """UI strings from gettext catalogs; a missing translation falls back to the default language."""
+    """UI strings from gettext catalogs; a missing translation shows the default language."""
 
     def __init__(self, translations: Mapping[str, Translations], default: str) -> None:
         self._translations = dict(translations)
@@ -250,10 +254,14 @@ class ContentPack:
     default_language: str
     scripts: dict[str, Script] = field(default_factory=dict)
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Example messages for the crisis classifier: "crisis" and "not_crisis", per language.
+    crisis_examples: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     crisis: dict[str, dict[str, CrisisRules]] = field(default_factory=dict)
     catalogs: Catalogs = field(default_factory=lambda: Catalogs({}, "ru"))
     problems: list[Problem] = field(default_factory=list)
     environments: dict[str, SandboxedEnvironment] = field(default_factory=dict)
+    _compiled: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _files: dict[Path, str] = field(default_factory=dict, repr=False)
 
     def env(self, fmt: Format) -> SandboxedEnvironment:
         if fmt not in self.environments:
@@ -265,8 +273,13 @@ class ContentPack:
         return {sid: s for sid, s in self.scripts.items() if s.status in allowed}
 
     def render_string(self, source: str, fmt: Format, context: Mapping[str, Any]) -> str:
+        """Render a template source; compiled templates are kept (content is read at start)."""
         try:
-            return self.env(fmt).from_string(source).render(**context).strip()
+            template = self._compiled.get((fmt, source))
+            if template is None:
+                template = self.env(fmt).from_string(source)
+                self._compiled[(fmt, source)] = template
+            return str(template.render(**context)).strip()
         except TemplateError as exc:
             raise RenderError(str(exc)) from exc
         except Exception as exc:  # the sandbox raises SecurityError and others
@@ -281,11 +294,16 @@ class ContentPack:
         """Render content/templates/<lang>/<name>.j2, falling back to the default language."""
         for candidate in (lang, self.default_language):
             path = self.template_path(candidate, name)
-            if path.is_file():
-                return self.render_string(path.read_text(encoding="utf-8"), fmt, context)
+            source = self._files.get(path)
+            if source is None and path.is_file():
+                source = self._files[path] = path.read_text(encoding="utf-8")
+            if source is not None:
+                return self.render_string(source, fmt, context)
         raise RenderError(f"no template {name!r} for {lang!r}")
 
-    def render_answer(self, script: Script, lang: str, fmt: Format, context: Mapping[str, Any]) -> str:
+    def render_answer(
+        self, script: Script, lang: str, fmt: Format, context: Mapping[str, Any]
+    ) -> str:
         """The answer text followed by its sources, for one channel format."""
         local = script.texts.get(lang) or script.texts[self.default_language]
         body = self.render_string(local.answer, fmt, context)
@@ -396,25 +414,24 @@ def _pydantic_message(exc: ValidationError) -> str:
 
 def _compile_phrases(
     items: Any, name: str, where: str, problems: list[Problem], fold: Callable[[str], str]
-) -> tuple[re.Pattern[str], ...]:
+) -> tuple[PhraseWords, ...]:
+    """Phrases as word sequences, normalised exactly like the messages they are matched in."""
+    from bot.core.text import normalise
+
     compiled = []
     for item in items or []:
         if not isinstance(item, str) or not item.strip():
             problems.append(Problem(name, f"{where}: an entry is empty or not text"))
             continue
-        # Phrases are normalised exactly like the text they are searched in (lowercase, folded
-        # letters, punctuation as spaces), keeping a trailing * as "any ending".
-        parts: list[str] = []
-        for word in item.split():
-            tokens = fold(word.rstrip("*")).split()
-            if not tokens:
-                continue
-            parts.extend(re.escape(token) for token in tokens)
-            if word.endswith("*"):
-                parts[-1] += r"\w*"
-        if not parts:
-            continue
-        compiled.append(re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"))
+        words: list[tuple[str, bool]] = []
+        for raw in item.split():
+            prefix = raw.endswith("*")
+            parts = normalise(raw.rstrip("*")).split()
+            words.extend((part, prefix and i == len(parts) - 1) for i, part in enumerate(parts))
+        if words:
+            compiled.append(tuple(words))
+        else:
+            problems.append(Problem(name, f"{where}: phrase {item!r} has no letters"))
     return tuple(compiled)
 
 
@@ -437,7 +454,7 @@ def _load_crisis(
     path: Path, data: Any, languages: tuple[str, ...], root: Path
 ) -> tuple[dict[str, dict[str, CrisisRules]], list[Problem]]:
     """One crisis*.yaml file: language -> category -> phrases, patterns, exclude."""
-    from bot.core.text import fold_letters
+    from bot.core.text import fold_letters, normalise
 
     name = _relative(path, root)
     problems: list[Problem] = []
@@ -465,12 +482,18 @@ def _load_crisis(
                 continue
             unknown = set(spec) - {"phrases", "patterns", "exclude"}
             if unknown:
-                problems.append(Problem(name, f"{lang}.{category}: unknown keys {sorted(unknown)}"))
+                problems.append(
+                    Problem(name, f"{lang}.{category}: unknown keys {sorted(unknown)}")
+                )
             where = f"{lang}.{category}"
             rules[lang][category] = CrisisRules(
-                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, fold_letters),
-                patterns=_compile_patterns(spec.get("patterns"), name, where, problems, fold_letters),
-                exclude=_compile_patterns(spec.get("exclude"), name, where, problems, fold_letters),
+                phrases=_compile_phrases(spec.get("phrases"), name, where, problems, normalise),
+                patterns=_compile_patterns(
+                    spec.get("patterns"), name, where, problems, fold_letters
+                ),
+                exclude=_compile_patterns(
+                    spec.get("exclude"), name, where, problems, fold_letters
+                ),
             )
     return rules, problems
 
@@ -482,16 +505,42 @@ def _merge_crisis(
         target = into.setdefault(lang, {})
         for category, rules in categories.items():
             old = target.get(category)
-            target[category] = rules if old is None else CrisisRules(
-                phrases=old.phrases + rules.phrases,
-                patterns=old.patterns + rules.patterns,
-                exclude=old.exclude + rules.exclude,
+            target[category] = (
+                rules
+                if old is None
+                else CrisisRules(
+                    phrases=old.phrases + rules.phrases,
+                    patterns=old.patterns + rules.patterns,
+                    exclude=old.exclude + rules.exclude,
+                )
             )
 
 
-def load_content(
-    root: str | Path, languages: Iterable[str], default_language: str
-) -> ContentPack:
+def _load_crisis_examples(
+    path: Path, data: Any, languages: tuple[str, ...], root: Path
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[Problem]]:
+    name = _relative(path, root)
+    if not isinstance(data, dict) or set(data) - {"crisis", "not_crisis"}:
+        return {}, [
+            Problem(name, "expected the keys crisis and not_crisis, each language -> list")
+        ]
+    result: dict[str, dict[str, tuple[str, ...]]] = {}
+    problems: list[Problem] = []
+    for kind in ("crisis", "not_crisis"):
+        by_language = data.get(kind)
+        if not isinstance(by_language, dict):
+            problems.append(Problem(name, f"{kind}: expected a mapping of language -> list"))
+            continue
+        for lang in languages:
+            items = by_language.get(lang) or []
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                problems.append(Problem(name, f"{kind}.{lang}: expected a list of messages"))
+                continue
+            result.setdefault(kind, {})[lang] = tuple(i for i in items if i.strip())
+    return result, problems
+
+
+def load_content(root: str | Path, languages: Iterable[str], default_language: str) -> ContentPack:
     """Load content/ tolerantly: what is broken is skipped and listed in pack.problems."""
     root = Path(root)
     langs = tuple(languages)
@@ -518,7 +567,15 @@ def load_content(
                 items = data.get(lang) or []
                 pack.out_of_scope[lang] = tuple(str(i) for i in items if str(i).strip())
         elif data is not None:
-            problems.append(Problem(_relative(scope, root), "expected a mapping of language -> list"))
+            problems.append(
+                Problem(_relative(scope, root), "expected a mapping of language -> list")
+            )
+    examples = root / "safety" / "classifier-examples.yaml"
+    if examples.is_file():
+        data = _read_yaml(examples, problems, root)
+        if data is not None:
+            pack.crisis_examples, found = _load_crisis_examples(examples, data, langs, root)
+            problems.extend(found)
     crisis_files = sorted((root / "safety").glob("crisis*.yaml"))
     for crisis in crisis_files:
         data = _read_yaml(crisis, problems, root)
@@ -577,7 +634,8 @@ def check_content(
                     break
                 if fmt == "html":
                     problems.extend(
-                        Problem(name, f"{lang}: {problem}") for problem in telegram_html_problems(text)
+                        Problem(name, f"{lang}: {problem}")
+                        for problem in telegram_html_problems(text)
                     )
             if len(set(local.examples)) != len(local.examples):
                 problems.append(Problem(name, f"{lang}: an example question is repeated"))
@@ -627,6 +685,7 @@ __all__ = [
     "Format",
     "LocalScript",
     "NullTranslations",
+    "PhraseWords",
     "Problem",
     "RenderError",
     "Script",

@@ -39,10 +39,11 @@ async def check_content_pack(settings: Settings) -> list[str]:
     served = pack.served(settings.content.serve_statuses)
     lines = [f"content: {problem}" for problem in problems]
     if problems:
-        lines.append(f"fix the content problems above; `python -m bot content check` lists them")
+        lines.append("fix the content problems above; `python -m bot content check` lists them")
     if not served:
         lines.append(
-            f"no script is served: content.serve_statuses is {list(settings.content.serve_statuses)}"
+            "no script is served: content.serve_statuses is "
+            f"{list(settings.content.serve_statuses)}"
             f" in {settings.source}, and no script in {settings.content.path} has such a status"
         )
     if not problems and served:

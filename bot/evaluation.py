@@ -55,7 +55,11 @@ def read_items(path: Path, known_topics: Iterable[str]) -> list[EvalItem]:
     known = set(known_topics) | set(SPECIAL)
     items = []
     for number, raw in enumerate(data, start=1):
-        if not isinstance(raw, dict) or not isinstance(raw.get("text"), str) or "expect" not in raw:
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("text"), str)
+            or "expect" not in raw
+        ):
             raise EvalFileError(f"{path}: item {number}: expected {{text: ..., expect: ...}}")
         expect = str(raw["expect"]).strip()
         if expect not in known:
@@ -77,7 +81,9 @@ def evaluate(classifier: Classifier, items: Iterable[EvalItem]) -> list[EvalResu
                 predicted = match.best.topic_id
                 offered = tuple(c.topic_id for c in match.candidates)
         results.append(
-            EvalResult(item.text, item.expect, language, predicted, score, hit is not None, offered)
+            EvalResult(
+                item.text, item.expect, language, predicted, score, hit is not None, offered
+            )
         )
     return results
 
@@ -107,8 +113,9 @@ def summarise(results: list[EvalResult]) -> dict[str, dict[str, float | int | No
             "topic_offered": _ratio(
                 sum(1 for r in topical if r.expect in r.offered and not r.crisis), len(topical)
             ),
-            "oos_precision": _ratio(sum(1 for r in said_none if r.expect == "none"),
-                                    len(said_none)),
+            "oos_precision": _ratio(
+                sum(1 for r in said_none if r.expect == "none"), len(said_none)
+            ),
             "oos_recall": _ratio(
                 sum(1 for r in oos if r.predicted is None and not r.crisis), len(oos)
             ),
@@ -130,19 +137,20 @@ def format_table(results: list[EvalResult], show_errors: bool = True) -> str:
             got = "crisis" if r.crisis else (r.predicted or "none")
             if got == r.expect:
                 continue
-            lines.append(
-                f"{r.language:4}  {r.expect:26} {got:26} {r.score:6.3f}  {r.text[:70]!r}"
-            )
+            lines.append(f"{r.language:4}  {r.expect:26} {got:26} {r.score:6.3f}  {r.text[:70]!r}")
         lines.append(f"{len(lines) - 1} of {len(results)} items were not as expected")
         lines.append("")
     summary = summarise(results)
-    header = (f"{'':5}{'items':>6} {'topic acc':>10} {'offered':>9} {'oos prec':>9} "
-              f"{'oos rec':>9} {'crisis rec':>11} {'crisis FP':>10}")
+    header = (
+        f"{'':5}{'items':>6} {'topic acc':>10} {'offered':>9} {'oos prec':>9} "
+        f"{'oos rec':>9} {'crisis rec':>11} {'crisis FP':>10}"
+    )
     lines.append(header)
     for name in ["all", *sorted(k for k in summary if k != "all")]:
         s = summary[name]
         lines.append(
-            f"{name:5}{s['items']:>6} {_pct(s['topic_accuracy']):>10} {_pct(s['topic_offered']):>9}"
+            f"{name:5}{s['items']:>6} {_pct(s['topic_accuracy']):>10}"
+            f" {_pct(s['topic_offered']):>9}"
             f" {_pct(s['oos_precision']):>9} {_pct(s['oos_recall']):>9}"
             f" {_pct(s['crisis_recall']):>11} {_pct(s['crisis_false_rate']):>10}"
         )

@@ -1,4 +1,4 @@
-"""A recording Bot session: keeps every request in order and fails on any it was not told to expect.
+"""A recording Bot session: keeps every request in order; fails on any it was not told to expect.
 
 After aiogram's own tests/mocked_bot.py.
 """
@@ -62,7 +62,10 @@ class RecordingSession(BaseSession):
         self._failures.setdefault(method_type, []).append(error)
 
     async def make_request(
-        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109
     ) -> Any:
         self.requests.append(method)
         pending = self._failures.get(type(method))

@@ -2,7 +2,7 @@
 
 It serves the methods the bot uses (getMe, getUpdates with long polling, sendMessage,
 answerCallbackQuery, setMyCommands, deleteWebhook, editMessageText) at
-http://127.0.0.1:<port>/bot<token>/<method>, and lets a test act as users: send text, press buttons.
+http://127.0.0.1:<port>/bot<token>/<method>; a test acts as users: sends text, presses buttons.
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-BOT = {"id": 4242, "is_bot": True, "first_name": "Senim", "username": "senim_e2e_bot",
-       "can_join_groups": False, "can_read_all_group_messages": False,
-       "supports_inline_queries": False}
+BOT = {
+    "id": 4242,
+    "is_bot": True,
+    "first_name": "Senim",
+    "username": "senim_e2e_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 
 @dataclass
@@ -149,8 +155,13 @@ class BotAPIEmulator:
             for row in (markup or {}).get("inline_keyboard", [])
             for b in row
         ]
-        sent = Sent(next(self._message_ids), int(params["chat_id"]), params["text"],
-                    params.get("parse_mode"), buttons)
+        sent = Sent(
+            next(self._message_ids),
+            int(params["chat_id"]),
+            params["text"],
+            params.get("parse_mode"),
+            buttons,
+        )
         async with self._new_message:
             self.sent.append(sent)
             self._new_message.notify_all()
@@ -193,7 +204,7 @@ class BotAPIEmulator:
         }
         await self._push({"update_id": next(self._update_ids), "callback_query": query})
 
-    async def next_messages(self, chat_id: int, count: int = 1, timeout: float = 15) -> list[Sent]:
+    async def next_messages(self, chat_id: int, count: int = 1, wait: float = 15) -> list[Sent]:
         """The bot's next `count` messages to chat_id, after those already taken."""
         taken = self._taken.get(chat_id, 0)
 
@@ -201,6 +212,6 @@ class BotAPIEmulator:
             return len([s for s in self.sent if s.chat_id == chat_id]) >= taken + count
 
         async with self._new_message:
-            await asyncio.wait_for(self._new_message.wait_for(arrived), timeout)
+            await asyncio.wait_for(self._new_message.wait_for(arrived), wait)
         self._taken[chat_id] = taken + count
         return [s for s in self.sent if s.chat_id == chat_id][taken : taken + count]

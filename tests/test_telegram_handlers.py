@@ -13,8 +13,8 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.methods import AnswerCallbackQuery, SendMessage
-from aiogram.types import Location, PhotoSize, Sticker, Voice
 from aiogram.types import Document as TgDocument
+from aiogram.types import Location, PhotoSize, Sticker, Voice
 
 from bot.app import App, create_app
 from bot.config import load_settings
@@ -104,7 +104,8 @@ async def test_start_asks_for_language_then_welcomes(
     assert "Сәлеметсіз бе" in welcome.text
     assert "a:topics:" in [data for _t, data in buttons(welcome)]
     person = await person_of(tg_app)
-    assert person is not None and person.language == "kk"
+    assert person is not None
+    assert person.language == "kk"
     session.clear()
     await dp.feed_update(bot, message_update("/start"))
     (again,) = session.sent()
@@ -156,7 +157,8 @@ async def test_did_not_help_offers_a_specialist(
     person = await person_of(tg_app)
     assert person is not None
     request = await SpecialistRequestRepository(tg_app.db.connection).open_for(person.id)
-    assert request is not None and request.topic_id == "takfir"
+    assert request is not None
+    assert request.topic_id == "takfir"
     assert request.priority == "normal"
 
 
@@ -178,7 +180,8 @@ async def test_crisis_reply_with_contacts_and_urgent_request(
     (reply,) = session.sent()
     assert "112" in reply.text
     waiting = await SpecialistRequestRepository(tg_app.db.connection).waiting()
-    assert waiting and waiting[0].priority == "urgent"
+    assert waiting
+    assert waiting[0].priority == "urgent"
 
 
 async def test_every_command(
@@ -303,9 +306,11 @@ async def test_forged_or_unknown_buttons_get_a_short_alert(
     alerts = session.of(AnswerCallbackQuery)
     sent = session.sent()
     if data == "a:language:zz":  # a valid shape with an unknown language: choose again
-        assert sent and [d for _t, d in buttons(sent[0])][0] == "a:language:kk"
+        assert sent
+        assert next(d for _t, d in buttons(sent[0])) == "a:language:kk"
         return
-    assert alerts and alerts[0].show_alert is True
+    assert alerts
+    assert alerts[0].show_alert is True
     assert sent == []
 
 
@@ -347,7 +352,8 @@ async def test_blocked_bot_marks_the_person_unreachable(
     )
     await dp.feed_update(bot, message_update("/help"))
     person = await person_of(tg_app)
-    assert person is not None and person.unreachable
+    assert person is not None
+    assert person.unreachable
 
 
 async def test_a_failure_inside_a_handler_gets_an_apology(
@@ -375,7 +381,8 @@ async def test_no_message_text_is_logged_above_debug(
         await dp.feed_update(bot, message_update("/start", user_id=987654321))
     for record in caplog.records:
         text = record.getMessage()
-        assert "сирию" not in text and "987654321" not in text
+        assert "сирию" not in text
+        assert "987654321" not in text
 
 
 # --- the request middleware: 429, 5xx and network errors ---------------------------------------

@@ -1,4 +1,4 @@
-"""The citizen's conversation: questions, topics, feedback, a specialist, privacy. Channel-neutral."""
+"""The citizen's conversation: questions, topics, feedback, a specialist, privacy."""
 
 from __future__ import annotations
 
@@ -30,10 +30,14 @@ def _messages() -> tuple[str, ...]:
     return (
         N_("Sources"),
         N_("Choose your language"),
-        N_("Welcome! I answer questions about religion with texts written and checked by "
-           "theologians, psychologists and lawyers. You can also talk to a specialist in person."),
-        N_("Privacy: I keep only what I need to reply (an id, your language and your requests). "
-           "Specialists see a pseudonym, never your name. /forget erases everything about you."),
+        N_(
+            "Welcome! I answer questions about religion with texts written and checked by "
+            "theologians, psychologists and lawyers. You can also talk to a specialist in person."
+        ),
+        N_(
+            "Privacy: I keep only what I need to reply (an id, your language and your requests). "
+            "Specialists see a pseudonym, never your name. /forget erases everything about you."
+        ),
         N_("Write your question in your own words, or choose a topic."),
         N_("Topics"),
         N_("Talk to a specialist"),
@@ -49,29 +53,37 @@ def _messages() -> tuple[str, ...]:
         N_("None of these"),
         N_("Thank you! I am glad it helped."),
         N_("I am sorry it did not help. A specialist can talk it through with you in person."),
-        N_("Your request has been passed to a specialist. A specialist will write to you here; "
-           "you do not need to do anything else."),
+        N_(
+            "Your request has been passed to a specialist. A specialist will write to you here; "
+            "you do not need to do anything else."
+        ),
         N_("Your request is already in the queue. A specialist will write to you here."),
         N_("Language set: English."),
         N_("Please write your question in words, and I will try to help."),
         N_("Your message is very long, so I read only its beginning. Short questions work best."),
-        N_("This will erase everything I keep about you: your language, your requests and your "
-           "conversations. It cannot be undone. Erase?"),
+        N_(
+            "This will erase everything I keep about you: your language, your requests and your "
+            "conversations. It cannot be undone. Erase?"
+        ),
         N_("Yes, erase everything"),
         N_("No, keep"),
         N_("Done: everything about you has been erased. If you write again, we start afresh."),
         N_("Nothing was erased."),
         N_("That option is no longer available. Here is the menu."),
         N_("Sorry, something went wrong on my side. Please try again, or ask for a specialist."),
-        N_("What I keep: an id needed to reply to you, your language, your requests for a "
-           "specialist and your subscriptions. I do not keep your name, username or phone "
-           "number. Conversations with a specialist are kept for {days} days and then deleted. "
-           "Specialists see only your pseudonym ({pseudonym}), unless you agree to share more. "
-           "Coordinators see only totals, never conversations. /forget erases everything about "
-           "you at any time."),
-        N_("I can answer questions about religion and extremism, explain the law, and put you in "
-           "touch with a specialist. Write a question, or use: /topics, /specialist, /language, "
-           "/privacy, /forget."),
+        N_(
+            "What I keep: an id needed to reply to you, your language, your requests for a "
+            "specialist and your subscriptions. I do not keep your name, username or phone "
+            "number. Conversations with a specialist are kept for {days} days and then deleted. "
+            "Specialists see only your pseudonym ({pseudonym}), unless you agree to share more. "
+            "Coordinators see only totals, never conversations. /forget erases everything about "
+            "you at any time."
+        ),
+        N_(
+            "I can answer questions about religion and extremism, explain the law, and put you in "
+            "touch with a specialist. Write a question, or use: /topics, /specialist, /language, "
+            "/privacy, /forget."
+        ),
         N_("I can only read text messages. Please write your question in words."),
         N_("Too many messages at once. Please wait a few seconds and write again."),
     )
@@ -158,9 +170,8 @@ class ConversationService:
         return lang if lang in self.settings.languages else self.settings.default_language
 
     def _context(self, lang: str) -> dict[str, Any]:
-        contacts = self.settings.crisis.contacts.get(lang) or self.settings.crisis.contacts.get(
-            self.settings.default_language, ()
-        )
+        configured = {str(k): v for k, v in self.settings.crisis.contacts.items()}
+        contacts = configured.get(lang) or configured.get(self.settings.default_language, ())
         return {
             "lang": lang,
             "org": self.settings.organisation.name,
@@ -173,7 +184,7 @@ class ConversationService:
         return local.title
 
     async def _event(self, kind: str, channel: str, **fields: Any) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.statement() as conn:
             await EventRepository(conn).add(kind, channel, self.clock(), **fields)
 
     def menu_actions(self, lang: str) -> tuple[Action, ...]:
@@ -186,8 +197,11 @@ class ConversationService:
 
     def _failure(self, lang: str) -> Reply:
         return Reply(
-            self.t(lang, "Sorry, something went wrong on my side. Please try again, or ask for a "
-                   "specialist."),
+            self.t(
+                lang,
+                "Sorry, something went wrong on my side. Please try again, or ask for a "
+                "specialist.",
+            ),
             (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
         )
 
@@ -196,9 +210,7 @@ class ConversationService:
     def language_choice(self, lang: str | None = None) -> Reply:
         shown = lang or self.settings.default_language
         return Reply(
-            " / ".join(
-                self.t(code, "Choose your language") for code in self.settings.languages
-            )
+            " / ".join(self.t(code, "Choose your language") for code in self.settings.languages)
             if lang is None
             else self.t(shown, "Choose your language"),
             tuple(
@@ -211,12 +223,18 @@ class ConversationService:
         lang = self.language_of(person)
         text = "\n\n".join(
             [
-                self.t(lang, "Welcome! I answer questions about religion with texts written and "
-                       "checked by theologians, psychologists and lawyers. You can also talk to a "
-                       "specialist in person."),
-                self.t(lang, "Privacy: I keep only what I need to reply (an id, your language and "
-                       "your requests). Specialists see a pseudonym, never your name. /forget "
-                       "erases everything about you."),
+                self.t(
+                    lang,
+                    "Welcome! I answer questions about religion with texts written and "
+                    "checked by theologians, psychologists and lawyers. You can also talk to a "
+                    "specialist in person.",
+                ),
+                self.t(
+                    lang,
+                    "Privacy: I keep only what I need to reply (an id, your language and "
+                    "your requests). Specialists see a pseudonym, never your name. /forget "
+                    "erases everything about you.",
+                ),
                 self.t(lang, "Write your question in your own words, or choose a topic."),
             ]
         )
@@ -238,9 +256,12 @@ class ConversationService:
     def help(self, person: Person) -> Reply:
         lang = self.language_of(person)
         return Reply(
-            self.t(lang, "I can answer questions about religion and extremism, explain the law, "
-                   "and put you in touch with a specialist. Write a question, or use: /topics, "
-                   "/specialist, /language, /privacy, /forget."),
+            self.t(
+                lang,
+                "I can answer questions about religion and extremism, explain the law, "
+                "and put you in touch with a specialist. Write a question, or use: /topics, "
+                "/specialist, /language, /privacy, /forget.",
+            ),
             self.menu_actions(lang),
         )
 
@@ -264,16 +285,18 @@ class ConversationService:
         return Reply(
             self.t(lang, "Choose a topic:"),
             tuple(
-                Action("topic", topic_id, self.title(topic_id, lang))
-                for topic_id in self.scripts
+                Action("topic", topic_id, self.title(topic_id, lang)) for topic_id in self.scripts
             ),
         )
 
     def forget_request(self, person: Person) -> Reply:
         lang = self.language_of(person)
         return Reply(
-            self.t(lang, "This will erase everything I keep about you: your language, your "
-                   "requests and your conversations. It cannot be undone. Erase?"),
+            self.t(
+                lang,
+                "This will erase everything I keep about you: your language, your "
+                "requests and your conversations. It cannot be undone. Erase?",
+            ),
             (
                 Action("forget", "yes", self.t(lang, "Yes, erase everything")),
                 Action("forget", "no", self.t(lang, "No, keep")),
@@ -286,8 +309,10 @@ class ConversationService:
             return Reply(self.t(lang, "Nothing was erased."), self.menu_actions(lang))
         await self.people.forget(person)
         return Reply(
-            self.t(lang, "Done: everything about you has been erased. If you write again, we "
-                   "start afresh.")
+            self.t(
+                lang,
+                "Done: everything about you has been erased. If you write again, we start afresh.",
+            )
         )
 
     async def request_specialist(
@@ -312,17 +337,26 @@ class ConversationService:
                     person.id, "urgent" if urgent else "normal", reason, lang, topic_id, now
                 )
             await EventRepository(conn).add(
-                "specialist_requested", channel, now, language=lang, topic_id=topic_id,
+                "specialist_requested",
+                channel,
+                now,
+                language=lang,
+                topic_id=topic_id,
                 outcome=reason,
             )
         if existing is not None and not urgent:
             return Reply(
-                self.t(lang, "Your request is already in the queue. A specialist will write to "
-                       "you here.")
+                self.t(
+                    lang,
+                    "Your request is already in the queue. A specialist will write to you here.",
+                )
             )
         return Reply(
-            self.t(lang, "Your request has been passed to a specialist. A specialist will write "
-                   "to you here; you do not need to do anything else.")
+            self.t(
+                lang,
+                "Your request has been passed to a specialist. A specialist will write "
+                "to you here; you do not need to do anything else.",
+            )
         )
 
     # --- answers ---------------------------------------------------------------------------------
@@ -339,7 +373,8 @@ class ConversationService:
             Action("feedback", f"no/{topic_id}", self.t(lang, "This did not help")),
         ]
         actions += [
-            Action("topic", rel, self.title(rel, lang)) for rel in script.related
+            Action("topic", rel, self.title(rel, lang))
+            for rel in script.related
             if rel in self.scripts
         ]
         actions.append(Action("specialist", topic_id, self.t(lang, "Talk to a specialist")))
@@ -355,20 +390,23 @@ class ConversationService:
         await self._event("topic_opened", channel, language=lang, topic_id=topic_id)
         return self.answer(topic_id, lang, fmt)
 
-    async def feedback(
-        self, person: Person, topic_id: str, helped: bool, channel: str
-    ) -> Reply:
+    async def feedback(self, person: Person, topic_id: str, helped: bool, channel: str) -> Reply:
         lang = self.language_of(person)
         known = topic_id if topic_id in self.scripts else None
         await self._event(
-            "feedback", channel, language=lang, topic_id=known,
+            "feedback",
+            channel,
+            language=lang,
+            topic_id=known,
             outcome="helped" if helped else "not_helped",
         )
         if helped:
             return Reply(self.t(lang, "Thank you! I am glad it helped."), self.menu_actions(lang))
         return Reply(
-            self.t(lang, "I am sorry it did not help. A specialist can talk it through with you "
-                   "in person."),
+            self.t(
+                lang,
+                "I am sorry it did not help. A specialist can talk it through with you in person.",
+            ),
             (
                 Action("specialist", known or "", self.t(lang, "Talk to a specialist")),
                 Action("topics", "", self.t(lang, "Topics")),
@@ -394,20 +432,33 @@ class ConversationService:
         result = self.matcher.match(cleaned[:limit])
         best = result.best
         await self._event(
-            "question", channel, language=lang, outcome=result.kind,
-            topic_id=result.topic_id, score=best.score if best else None,
+            "question",
+            channel,
+            language=lang,
+            outcome=result.kind,
+            topic_id=result.topic_id,
+            score=best.score if best else None,
         )
         note = ""
         if len(cleaned) > limit:
-            note = self.t(lang, "Your message is very long, so I read only its beginning. Short "
-                          "questions work best.") + "\n\n"
+            note = (
+                self.t(
+                    lang,
+                    "Your message is very long, so I read only its beginning. Short "
+                    "questions work best.",
+                )
+                + "\n\n"
+            )
         if result.kind == "confident" and result.topic_id is not None:
             reply = self.answer(result.topic_id, lang, fmt)
         elif result.kind == "ambiguous":
-            actions = tuple(
-                Action("topic", c.topic_id, self.title(c.topic_id, lang))
-                for c in result.candidates
-            ) + (Action("specialist", "", self.t(lang, "Talk to a specialist")),)
+            actions = (
+                *tuple(
+                    Action("topic", c.topic_id, self.title(c.topic_id, lang))
+                    for c in result.candidates
+                ),
+                Action("specialist", "", self.t(lang, "Talk to a specialist")),
+            )
             reply = Reply(self.t(lang, "Did you mean one of these?"), actions)
         else:
             reply = self._out_of_scope(lang, fmt)
@@ -440,12 +491,13 @@ class ConversationService:
             numbers = ", ".join(f"{c['name']}: {c['phone']}" for c in context["contacts"])
             text = numbers or "112"
         await self._event("crisis", channel, language=lang, outcome=hit.category)
-        await self.request_specialist(person, channel, reason=f"crisis:{hit.category}",
-                                      urgent=True)
-        log.warning("crisis (%s) from %s; urgent request recorded", hit.category,
-                    person.pseudonym)
-        return Reply(text, (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
-                     crisis=True)
+        await self.request_specialist(
+            person, channel, reason=f"crisis:{hit.category}", urgent=True
+        )
+        log.warning("crisis (%s) from %s; urgent request recorded", hit.category, person.pseudonym)
+        return Reply(
+            text, (Action("specialist", "", self.t(lang, "Talk to a specialist")),), crisis=True
+        )
 
     async def act(
         self, person: Person, action: Action, channel: str, fmt: Format

@@ -3,8 +3,8 @@
 Character and word n-gram TF-IDF over every language's example questions feeds a logistic
 regression whose classes are the topic ids plus an out-of-scope class (learned from
 content/scope). Measured on tests/data: it picks the right topic more often than nearest-neighbour
-similarity (see the README's matcher figures). A cosine-similarity floor to the nearest example
-turns away text that shares nothing with any example, however the classifier leans.
+similarity (see the README's matcher figures). Text that shares no n-gram with any example
+has no features and is out of scope.
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize as l2_normalise
 
 from bot.config import MatcherSettings
 from bot.content import Script
+from bot.core.features import NgramFeatures
 from bot.core.text import normalise
 
 OUT_OF_SCOPE = "__out_of_scope__"
 MatchKind = Literal["confident", "ambiguous", "none"]
-CHAR_WEIGHT = 0.75
 REGULARISATION = 20.0
 # Out-of-scope examples count less than topic examples: an unusual question about a topic is
 # better offered as a choice than turned away (tuned on tests/data/eval.yaml).
@@ -47,7 +44,6 @@ class MatchResult:
     kind: MatchKind
     candidates: tuple[Candidate, ...]
     out_of_scope_score: float
-    similarity: float = 0.0
 
     @property
     def topic_id(self) -> str | None:
@@ -75,7 +71,6 @@ class Matcher:
                 for example in (local.title, *local.examples):
                     documents.append(normalise(example))
                     labels.append(script.id)
-        in_scope = len(documents)
         for examples in out_of_scope.values():
             for example in examples:
                 documents.append(normalise(example))
@@ -84,21 +79,8 @@ class Matcher:
         self._model: LogisticRegression | None = None
         if not self.topics:
             return
-        self._char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, dtype=np.float64
-        )
-        self._word = TfidfVectorizer(
-            analyzer="word",
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            token_pattern=r"(?u)\b\w+\b",
-            dtype=np.float64,
-        )
-        self._char.fit(documents)
-        self._word.fit(documents)
-        matrix = self._vectors(documents)
-        self._examples = matrix[:in_scope].T.tocsr()
-        self._example_labels = np.array(labels[:in_scope])
+        self._features = NgramFeatures(documents)
+        matrix = self._features.matrix(documents)
         if len(set(labels)) >= 2:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -109,50 +91,45 @@ class Matcher:
                 weights = [OUT_OF_SCOPE_WEIGHT if lab == OUT_OF_SCOPE else 1.0 for lab in labels]
                 self._model.fit(matrix, labels, sample_weight=weights)
             self._classes = [str(c) for c in self._model.classes_]
+            self._coef = np.asarray(self._model.coef_, dtype=np.float64)
+            self._intercept = np.asarray(self._model.intercept_, dtype=np.float64)
 
-    def _vectors(self, texts: list[str]) -> sparse.csr_matrix:
-        stacked = sparse.hstack(
-            [
-                self._char.transform(texts) * CHAR_WEIGHT**0.5,
-                self._word.transform(texts) * (1 - CHAR_WEIGHT) ** 0.5,
-            ]
-        ).tocsr()
-        return l2_normalise(stacked)
-
-    def scores(self, text: str) -> tuple[dict[str, float], float]:
-        """Each topic's probability (and out-of-scope's), and the similarity to the nearest example."""
+    def scores(self, text: str) -> dict[str, float]:
+        """Each topic's probability, and out-of-scope's; all zero for text with no known n-gram."""
         norm = normalise(text)
+        empty = dict.fromkeys([*self.topics, OUT_OF_SCOPE], 0.0)
         if not self.topics or not norm:
-            return dict.fromkeys([*self.topics, OUT_OF_SCOPE], 0.0), 0.0
-        vector = self._vectors([norm])
-        similarities = (vector @ self._examples).toarray().ravel()
-        nearest = float(similarities.max()) if similarities.size else 0.0
-        if self._model is None:  # one topic and no out-of-scope examples: similarity only
-            return {self.topics[0]: nearest, OUT_OF_SCOPE: 0.0}, nearest
-        probabilities = self._model.predict_proba(vector)[0]
+            return empty
+        idx, values = self._features.vector(norm)
+        if idx.size == 0:
+            return empty
+        if self._model is None:  # one topic and no out-of-scope examples
+            return {self.topics[0]: 1.0, OUT_OF_SCOPE: 0.0}
+        logits = self._coef[:, idx] @ values + self._intercept
+        if logits.size == 1:  # two classes: sklearn keeps one row of coefficients
+            positive = 1.0 / (1.0 + np.exp(-logits[0]))
+            probabilities = np.array([1.0 - positive, positive])
+        else:
+            exp = np.exp(logits - logits.max())
+            probabilities = exp / exp.sum()
         scores = {label: float(p) for label, p in zip(self._classes, probabilities, strict=True)}
         scores.setdefault(OUT_OF_SCOPE, 0.0)
-        return scores, nearest
+        return scores
 
     def match(self, text: str) -> MatchResult:
         """Decide between a confident answer, a choice of 2 to 3 topics, and no match."""
-        scores, nearest = self.scores(text)
+        scores = self.scores(text)
         oos = scores.pop(OUT_OF_SCOPE, 0.0)
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         s = self.settings
         top = [Candidate(t, round(v, 4)) for t, v in ranked[: s.max_choices]]
-        if (
-            not ranked
-            or nearest < s.similarity_floor
-            or ranked[0][1] < s.minimum
-            or oos >= ranked[0][1]
-        ):
-            return MatchResult("none", tuple(top[:1]), round(oos, 4), round(nearest, 4))
+        if not ranked or ranked[0][1] < s.minimum or oos >= ranked[0][1]:
+            return MatchResult("none", tuple(top[:1]), round(oos, 4))
         top_score = ranked[0][1]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         if top_score >= s.confident and top_score - second >= s.margin:
-            return MatchResult("confident", tuple(top[:1]), round(oos, 4), round(nearest, 4))
+            return MatchResult("confident", tuple(top[:1]), round(oos, 4))
         choices = [c for c in top if c.score >= s.choice_floor] or top[:2]
         if len(choices) < 2:
             choices = top[:2]
-        return MatchResult("ambiguous", tuple(choices), round(oos, 4), round(nearest, 4))
+        return MatchResult("ambiguous", tuple(choices), round(oos, 4))

@@ -12,30 +12,81 @@ from bot.storage import Database, PeopleRepository, Person
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+LAST_SEEN_PRECISION = 60.0  # seconds
 
-_ADJECTIVES = (
-    "Amber Azure Bright Calm Clear Golden Green Quiet Silver Swift Steady Gentle Bold Kind "
-    "Misty Sunny Snowy Windy Early Northern Southern Eastern Western Young Wise"
-).split()
-_NOUNS = (
-    "Falcon Steppe Poplar Saiga River Eagle Tulip Cedar Lake Mountain Swallow Horse Crane "
-    "Juniper Meadow Lark Apple Fox Owl Heron Maple Comet Willow Snowdrop"
-).split()
+_ADJECTIVES = [
+    "Amber",
+    "Azure",
+    "Bright",
+    "Calm",
+    "Clear",
+    "Golden",
+    "Green",
+    "Quiet",
+    "Silver",
+    "Swift",
+    "Steady",
+    "Gentle",
+    "Bold",
+    "Kind",
+    "Misty",
+    "Sunny",
+    "Snowy",
+    "Windy",
+    "Early",
+    "Northern",
+    "Southern",
+    "Eastern",
+    "Western",
+    "Young",
+    "Wise",
+]
+_NOUNS = [
+    "Falcon",
+    "Steppe",
+    "Poplar",
+    "Saiga",
+    "River",
+    "Eagle",
+    "Tulip",
+    "Cedar",
+    "Lake",
+    "Mountain",
+    "Swallow",
+    "Horse",
+    "Crane",
+    "Juniper",
+    "Meadow",
+    "Lark",
+    "Apple",
+    "Fox",
+    "Owl",
+    "Heron",
+    "Maple",
+    "Comet",
+    "Willow",
+    "Snowdrop",
+]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _recent(last_seen: str, now: datetime) -> bool:
+    try:
+        return (now - datetime.fromisoformat(last_seen)).total_seconds() < LAST_SEEN_PRECISION
+    except ValueError:
+        return False
+
+
 def make_pseudonym() -> str:
     """A readable pseudonym such as 'Quiet-Falcon-42' that says nothing about the person."""
-    return (
-        f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(90) + 10}"
-    )
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(90) + 10}"
 
 
 class PeopleService:
-    """Finds or creates the person behind a platform id; erases everything about them on /forget."""
+    """Finds or creates the person behind a platform id; erases them on /forget."""
 
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
@@ -48,8 +99,12 @@ class PeopleService:
         repo = PeopleRepository(self._db.connection)
         person = await repo.find(channel, platform_id)
         now = self._clock()
+        if person is not None and not person.unreachable and _recent(person.last_seen_at, now):
+            return person, False  # last seen kept to the minute: no write for every message
         async with self._db.transaction() as conn:
             repo = PeopleRepository(conn)
+            if person is None:  # another update may have created them meanwhile
+                person = await repo.find(channel, platform_id)
             if person is not None:
                 await repo.touch(person.id, now)
                 return person, False

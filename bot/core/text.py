@@ -33,42 +33,235 @@ _FOLD = str.maketrans(
 )
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _REPEATS = re.compile(r"(\w)\1{2,}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Zero-width and direction marks split words invisibly (a zero-width space inside a word).
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 
 # Words that tell Kazakh or Russian apart when the letters do not (Cyrillic without ә ғ қ ...,
 # or either language typed in Latin letters). Folded spelling.
 _KAZAKH_WORDS = frozenset(
-    """
-    деген дегенимиз кандай калай неге мен сен ол биз сиз олар бар жок керек туралы жане
-    ма ме ба бе па пе бул осы ана мына нагыз болады болама болса емес ушин уш деп айтып
-    иске кайда кашан кимге ким мага сага оган бизге маган саган балам улым кызым апа ага
-    кетти кетип жиад дин дини мусылман кудай аллах алла жасау айту билем билмеим
-    канша неше бугин ертен келеди кайырлы рахмет салем калайсын жаксы озимди маган бари
-    sen men degen kalai kalay kandai kandai qalai qandai turaly jane zhane kerek
-    bolady emes ushin qaida kaida din dini musylman
-    """.split()
+    [
+        "деген",
+        "дегенимиз",
+        "кандай",
+        "калай",
+        "неге",
+        "мен",
+        "сен",
+        "ол",
+        "биз",
+        "сиз",
+        "олар",
+        "бар",
+        "жок",
+        "керек",
+        "туралы",
+        "жане",
+        "ма",
+        "ме",
+        "ба",
+        "бе",
+        "па",
+        "пе",
+        "бул",
+        "осы",
+        "ана",
+        "мына",
+        "нагыз",
+        "болады",
+        "болама",
+        "болса",
+        "емес",
+        "ушин",
+        "уш",
+        "деп",
+        "айтып",
+        "иске",
+        "кайда",
+        "кашан",
+        "кимге",
+        "ким",
+        "мага",
+        "сага",
+        "оган",
+        "бизге",
+        "маган",
+        "саган",
+        "балам",
+        "улым",
+        "кызым",
+        "апа",
+        "ага",
+        "кетти",
+        "кетип",
+        "жиад",
+        "дин",
+        "дини",
+        "мусылман",
+        "кудай",
+        "аллах",
+        "алла",
+        "жасау",
+        "айту",
+        "билем",
+        "билмеим",
+        "канша",
+        "неше",
+        "бугин",
+        "ертен",
+        "келеди",
+        "кайырлы",
+        "рахмет",
+        "салем",
+        "калайсын",
+        "жаксы",
+        "озимди",
+        "маган",
+        "бари",
+        "sen",
+        "men",
+        "degen",
+        "kalai",
+        "kalay",
+        "kandai",
+        "kandai",
+        "qalai",
+        "qandai",
+        "turaly",
+        "jane",
+        "zhane",
+        "kerek",
+        "bolady",
+        "emes",
+        "ushin",
+        "qaida",
+        "kaida",
+        "din",
+        "dini",
+        "musylman",
+    ]
 )
 _RUSSIAN_WORDS = frozenset(
-    """
-    что как это почему зачем можно нужно если или который где когда кто такое такой
-    меня мне мой моя сын дочь брат сестра муж жена друг очень тоже уже ещё еще вот
-    chto kak eto pochemu zachem mozhno nuzhno esli ili kotoryi gde kogda kto takoe takoi
-    menya mne moi moya syn doch brat sestra muzh zhena drug ochen tozhe uzhe esche vot
-    pravda razve li dlya
-    """.split()
+    [
+        "что",
+        "как",
+        "это",
+        "почему",
+        "зачем",
+        "можно",
+        "нужно",
+        "если",
+        "или",
+        "который",
+        "где",
+        "когда",
+        "кто",
+        "такое",
+        "такой",
+        "меня",
+        "мне",
+        "мой",
+        "моя",
+        "сын",
+        "дочь",
+        "брат",
+        "сестра",
+        "муж",
+        "жена",
+        "друг",
+        "очень",
+        "тоже",
+        "уже",
+        "ещё",
+        "еще",
+        "вот",
+        "chto",
+        "kak",
+        "eto",
+        "pochemu",
+        "zachem",
+        "mozhno",
+        "nuzhno",
+        "esli",
+        "ili",
+        "kotoryi",
+        "gde",
+        "kogda",
+        "kto",
+        "takoe",
+        "takoi",
+        "menya",
+        "mne",
+        "moi",
+        "moya",
+        "syn",
+        "doch",
+        "brat",
+        "sestra",
+        "muzh",
+        "zhena",
+        "drug",
+        "ochen",
+        "tozhe",
+        "uzhe",
+        "esche",
+        "vot",
+        "pravda",
+        "razve",
+        "li",
+        "dlya",
+    ]
 )
 _ENGLISH_WORDS = frozenset(
-    """
-    the a an is are was what why how who when where do does can could should i you my me
-    it to of in for and or not with about this that there they we he she his her
-    """.split()
+    [
+        "the",
+        "a",
+        "an",
+        "is",
+        "are",
+        "was",
+        "what",
+        "why",
+        "how",
+        "who",
+        "when",
+        "where",
+        "do",
+        "does",
+        "can",
+        "could",
+        "should",
+        "i",
+        "you",
+        "my",
+        "me",
+        "it",
+        "to",
+        "of",
+        "in",
+        "for",
+        "and",
+        "or",
+        "not",
+        "with",
+        "about",
+        "this",
+        "that",
+        "there",
+        "they",
+        "we",
+        "he",
+        "she",
+        "his",
+        "her",
+    ]
 )
 
 
 def clean(text: str) -> str:
     """Remove control and invisible characters and normalise Unicode (NFC), keeping line breaks."""
     text = unicodedata.normalize("NFC", text)
-    return _CONTROL.sub(" ", text)
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
 def fold_letters(text: str) -> str:
@@ -97,28 +290,204 @@ class Detected:
 
 
 _RUSSIAN_LATIN = frozenset(
-    """
-    chto kak eto pochemu zachem mozhno nuzhno esli ili gde kogda kto takoe takoi menya mne moi
-    moya syn doch brat sestra muzh zhena drug ochen tozhe uzhe vot ya ty on ona my vy oni ih
-    ne net da na v iz za po dlya pro ot do u k s so bez skolko let vse vseh hochu hochet
-    mogu mozhet nado kuda tut tam eshe esche razve pravda li nichego dela ponimat
-    pravilno poluchat kakie est
-    """.split()
+    [
+        "chto",
+        "kak",
+        "eto",
+        "pochemu",
+        "zachem",
+        "mozhno",
+        "nuzhno",
+        "esli",
+        "ili",
+        "gde",
+        "kogda",
+        "kto",
+        "takoe",
+        "takoi",
+        "menya",
+        "mne",
+        "moi",
+        "moya",
+        "syn",
+        "doch",
+        "brat",
+        "sestra",
+        "muzh",
+        "zhena",
+        "drug",
+        "ochen",
+        "tozhe",
+        "uzhe",
+        "vot",
+        "ya",
+        "ty",
+        "on",
+        "ona",
+        "my",
+        "vy",
+        "oni",
+        "ih",
+        "ne",
+        "net",
+        "da",
+        "na",
+        "v",
+        "iz",
+        "za",
+        "po",
+        "dlya",
+        "pro",
+        "ot",
+        "do",
+        "u",
+        "k",
+        "s",
+        "so",
+        "bez",
+        "skolko",
+        "let",
+        "vse",
+        "vseh",
+        "hochu",
+        "hochet",
+        "mogu",
+        "mozhet",
+        "nado",
+        "kuda",
+        "tut",
+        "tam",
+        "eshe",
+        "esche",
+        "razve",
+        "pravda",
+        "li",
+        "nichego",
+        "dela",
+        "ponimat",
+        "pravilno",
+        "poluchat",
+        "kakie",
+        "est",
+    ]
 )
 _KAZAKH_LATIN = frozenset(
-    """
-    ne degen kalai qalai kalay qalay kandai qandai turaly jane zhane kerek bolady emes ushin
-    kaida qaida kashan qashan men sen biz siz olar bar jok joq din dini musylman balam ulym
-    kyzym qyzym ma me ba be pa pe ma eken edi
-    """.split()
+    [
+        "ne",
+        "degen",
+        "kalai",
+        "qalai",
+        "kalay",
+        "qalay",
+        "kandai",
+        "qandai",
+        "turaly",
+        "jane",
+        "zhane",
+        "kerek",
+        "bolady",
+        "emes",
+        "ushin",
+        "kaida",
+        "qaida",
+        "kashan",
+        "qashan",
+        "men",
+        "sen",
+        "biz",
+        "siz",
+        "olar",
+        "bar",
+        "jok",
+        "joq",
+        "din",
+        "dini",
+        "musylman",
+        "balam",
+        "ulym",
+        "kyzym",
+        "qyzym",
+        "ma",
+        "me",
+        "ba",
+        "be",
+        "pa",
+        "pe",
+        "ma",
+        "eken",
+        "edi",
+    ]
 )
-_RUSSIAN_SUFFIXES = ("ого", "его", "ому", "ыми", "ими", "ая", "яя", "ый", "ий", "ой", "ться",
-                     "тся", "ение", "ение", "ость", "ство", "ии", "ых", "их", "ешь", "ишь",
-                     "ую", "юю", "ся")
-_KAZAKH_SUFFIXES = ("лар", "лер", "дар", "дер", "тар", "тер", "нын", "дын", "тын", "нин",
-                    "дин", "тин", "ган", "ген", "кан", "кен", "мын", "мин", "сын", "сын",
-                    "сыз", "сиз", "ды", "ди", "ты", "ти", "ны", "ни", "га", "ге", "ка", "ке",
-                    "дан", "ден", "тан", "тен", "нан", "нен", "пын", "бын", "мыз", "миз")
+_RUSSIAN_SUFFIXES = (
+    "ого",
+    "его",
+    "ому",
+    "ыми",
+    "ими",
+    "ая",
+    "яя",
+    "ый",
+    "ий",
+    "ой",
+    "ться",
+    "тся",
+    "ение",
+    "ение",
+    "ость",
+    "ство",
+    "ии",
+    "ых",
+    "их",
+    "ешь",
+    "ишь",
+    "ую",
+    "юю",
+    "ся",
+)
+_KAZAKH_SUFFIXES = (
+    "лар",
+    "лер",
+    "дар",
+    "дер",
+    "тар",
+    "тер",
+    "нын",
+    "дын",
+    "тын",
+    "нин",
+    "дин",
+    "тин",
+    "ган",
+    "ген",
+    "кан",
+    "кен",
+    "мын",
+    "мин",
+    "сын",
+    "сын",
+    "сыз",
+    "сиз",
+    "ды",
+    "ди",
+    "ты",
+    "ти",
+    "ны",
+    "ни",
+    "га",
+    "ге",
+    "ка",
+    "ке",
+    "дан",
+    "ден",
+    "тан",
+    "тен",
+    "нан",
+    "нен",
+    "пын",
+    "бын",
+    "мыз",
+    "миз",
+)
 
 
 def _suffix_votes(words: list[str], suffixes: tuple[str, ...]) -> int:
@@ -153,8 +522,11 @@ def detect_language(text: str, preferred: str | None, languages: tuple[str, ...]
         lat = [w for w in words if w.isascii()]
         scores["en"] += 1.5 + 1.2 * sum(1 for w in lat if w in _ENGLISH_WORDS)
         scores["ru"] += 1.2 * sum(1 for w in lat if w in _RUSSIAN_LATIN)
-        scores["ru"] += 0.6 * sum(1 for w in lat if w.endswith(("zh", "iy", "yh", "sya", "ogo",
-                                                                "aya", "nyi", "skiy", "ih")))
+        scores["ru"] += 0.6 * sum(
+            1
+            for w in lat
+            if w.endswith(("zh", "iy", "yh", "sya", "ogo", "aya", "nyi", "skiy", "ih"))
+        )
         scores["kk"] += 1.2 * sum(1 for w in lat if w in _KAZAKH_LATIN)
     candidates = {lang: score for lang, score in scores.items() if lang in languages}
     if not candidates:
@@ -162,6 +534,9 @@ def detect_language(text: str, preferred: str | None, languages: tuple[str, ...]
     ranked = sorted(candidates.items(), key=lambda item: item[1], reverse=True)
     best, best_score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else -1.0
+    if len(words) < 2 and not kazakh_letters:
+        # One word ("jihad", "джихад") says little about the language the person speaks.
+        return Detected(fallback or best, certain=False)
     if best_score - runner_up < 1.0:
         tied = [lang for lang, score in ranked if best_score - score < 1.0]
         if fallback in tied:

@@ -4,8 +4,8 @@ from bot.storage.db import Database
 from bot.storage.repositories import (
     Event,
     EventRepository,
-    Person,
     PeopleRepository,
+    Person,
     SpecialistRequest,
     SpecialistRequestRepository,
 )

@@ -1,4 +1,4 @@
-"""Repositories: parameterised SQL over one connection, returning frozen dataclasses; no commits."""
+"""Repositories: parameterised SQL over one connection, frozen dataclasses out, no commits."""
 
 from __future__ import annotations
 

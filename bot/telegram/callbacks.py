@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
 from bot.core.replies import Action
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     topic = "topic"
     topics = "topics"
     feedback = "feedback"

@@ -37,57 +37,67 @@ def create_router() -> Router:
     router.edited_message.filter(F.chat.type == "private")
 
     @router.message(CommandStart())
-    async def cmd_start(message: Message, person: Person, conversations: ConversationService,
-                        bot: Bot) -> None:
+    async def cmd_start(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.start(person))
 
     @router.message(Command("help"))
-    async def cmd_help(message: Message, person: Person, conversations: ConversationService,
-                       bot: Bot) -> None:
+    async def cmd_help(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.help(person))
 
     @router.message(Command("topics"))
-    async def cmd_topics(message: Message, person: Person, conversations: ConversationService,
-                         bot: Bot) -> None:
+    async def cmd_topics(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.topics(person))
 
     @router.message(Command("language"))
-    async def cmd_language(message: Message, person: Person,
-                           conversations: ConversationService, bot: Bot) -> None:
+    async def cmd_language(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         reply = conversations.language_choice(conversations.language_of(person))
         await send_reply(bot, message.chat.id, reply)
 
     @router.message(Command("privacy"))
-    async def cmd_privacy(message: Message, person: Person,
-                          conversations: ConversationService, bot: Bot) -> None:
+    async def cmd_privacy(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.privacy(person))
 
     @router.message(Command("forget"))
-    async def cmd_forget(message: Message, person: Person, conversations: ConversationService,
-                         bot: Bot) -> None:
+    async def cmd_forget(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.forget_request(person))
 
     @router.message(Command("specialist"))
-    async def cmd_specialist(message: Message, person: Person,
-                             conversations: ConversationService, bot: Bot) -> None:
+    async def cmd_specialist(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         reply = await conversations.request_specialist(person, CHANNEL)
         await send_reply(bot, message.chat.id, reply)
 
     @router.message(F.text.startswith("/"))
-    async def on_unknown_command(message: Message, person: Person,
-                                 conversations: ConversationService, bot: Bot) -> None:
+    async def on_unknown_command(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         await send_reply(bot, message.chat.id, conversations.help(person))
 
     @router.message(F.text)
-    async def on_question(message: Message, person: Person,
-                          conversations: ConversationService, bot: Bot) -> None:
+    async def on_question(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         log.debug("question from %s: %r", message.chat.id, message.text)
         turn = await conversations.ask(person, message.text or "", CHANNEL, "html")
         await send_reply(bot, message.chat.id, turn.reply)
 
     @router.message()
-    async def on_other_content(message: Message, person: Person,
-                               conversations: ConversationService, bot: Bot) -> None:
+    async def on_other_content(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         lang = conversations.language_of(person)
         text = conversations.t(
             lang, "I can only read text messages. Please write your question in words."
@@ -95,15 +105,21 @@ def create_router() -> Router:
         await send_reply(bot, message.chat.id, Reply(text, conversations.menu_actions(lang)))
 
     @router.edited_message()
-    async def on_edited(message: Message, person: Person, conversations: ConversationService,
-                        bot: Bot) -> None:
+    async def on_edited(
+        message: Message, person: Person, conversations: ConversationService, bot: Bot
+    ) -> None:
         lang = conversations.language_of(person)
         await send_reply(bot, message.chat.id, conversations.help(person))
         log.debug("edited message ignored (%s)", lang)
 
     @router.callback_query(ActionData.filter())
-    async def on_action(query: CallbackQuery, callback_data: ActionData, person: Person,
-                        conversations: ConversationService, bot: Bot) -> None:
+    async def on_action(
+        query: CallbackQuery,
+        callback_data: ActionData,
+        person: Person,
+        conversations: ConversationService,
+        bot: Bot,
+    ) -> None:
         await query.answer()
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         action = Action(callback_data.kind.value, callback_data.value, "")
@@ -111,9 +127,14 @@ def create_router() -> Router:
         await send_reply(bot, chat_id, reply)
 
     @router.callback_query()
-    async def on_unknown_button(query: CallbackQuery, conversations: ConversationService,
-                                person: Person | None = None) -> None:
-        lang = conversations.language_of(person) if person else conversations.settings.default_language
+    async def on_unknown_button(
+        query: CallbackQuery, conversations: ConversationService, person: Person | None = None
+    ) -> None:
+        lang = (
+            conversations.language_of(person)
+            if person
+            else conversations.settings.default_language
+        )
         log.debug("unknown callback data %r", query.data)
         await query.answer(
             conversations.t(lang, "That option is no longer available. Here is the menu."),
@@ -122,30 +143,38 @@ def create_router() -> Router:
 
     @router.errors(~ExceptionTypeFilter(TelegramForbiddenError))
     async def on_error(event: ErrorEvent, conversations: ConversationService, bot: Bot) -> None:
-        log.error("update failed: %s", type(event.exception).__name__,
-                  exc_info=event.exception)
+        log.error("update failed: %s", type(event.exception).__name__, exc_info=event.exception)
         update = event.update
-        message = update.message or (update.callback_query.message if update.callback_query
-                                     else None)
+        message = update.message or (
+            update.callback_query.message if update.callback_query else None
+        )
         if message is None or message.chat.type != "private":
             return
-        lang = conversations.settings.default_language
+        lang: str = conversations.settings.default_language
         user = update.message.from_user if update.message else None
         if user is not None:
             person = await conversations.people.find(CHANNEL, str(user.id))
             lang = conversations.language_of(person) if person else lang
         try:
-            await bot.send_message(message.chat.id, conversations.t(
-                lang, "Sorry, something went wrong on my side. Please try again, or ask for a "
-                "specialist."))
+            await bot.send_message(
+                message.chat.id,
+                conversations.t(
+                    lang,
+                    "Sorry, something went wrong on my side. Please try again, or ask for a "
+                    "specialist.",
+                ),
+            )
         except Exception:
             log.warning("could not tell the person about the failure")
 
     @router.errors(ExceptionTypeFilter(TelegramForbiddenError))
     async def on_blocked(event: ErrorEvent, people: PeopleService) -> None:
         user = None
-        for candidate in (event.update.message, event.update.callback_query,
-                          event.update.edited_message):
+        for candidate in (
+            event.update.message,
+            event.update.callback_query,
+            event.update.edited_message,
+        ):
             if candidate is not None:
                 user = candidate.from_user
                 break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.replies import Action
@@ -11,7 +13,9 @@ from bot.telegram.callbacks import pack_action
 _PAIRED = frozenset({"feedback", "language", "forget"})
 
 
+@lru_cache(maxsize=2048)
 def keyboard(actions: tuple[Action, ...]) -> InlineKeyboardMarkup | None:
+    """The keyboard for a reply's actions; cached, since answers repeat the same buttons."""
     if not actions:
         return None
     rows: list[list[InlineKeyboardButton]] = []

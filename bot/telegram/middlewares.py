@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 
 from bot.core.conversations import ConversationService
 from bot.core.people import PeopleService
@@ -22,6 +22,7 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 def _private_user(event: TelegramObject) -> User | None:
     """The sender, when the update comes from a person in a private chat with the bot."""
+    chat: Chat | None
     if isinstance(event, Message):
         chat = event.chat
         user = event.from_user
@@ -43,9 +44,7 @@ class PersonMiddleware(BaseMiddleware):
     def __init__(self, people: PeopleService) -> None:
         self.people = people
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = _private_user(event)
         if user is not None:
             person, _new = await self.people.identify(CHANNEL, str(user.id))
@@ -81,9 +80,7 @@ class ThrottlingMiddleware(BaseMiddleware):
             for key in [k for k, w in self._windows.items() if now - w.started >= self.window]:
                 del self._windows[key]
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = _private_user(event)
         if user is None:
             return await handler(event, data)
@@ -108,7 +105,9 @@ class ThrottlingMiddleware(BaseMiddleware):
         conv = self.conversations
         person = await conv.people.find(CHANNEL, str(user.id))
         lang = conv.language_of(person) if person else conv.settings.default_language
-        text = conv.t(lang, "Too many messages at once. Please wait a few seconds and write again.")
+        text = conv.t(
+            lang, "Too many messages at once. Please wait a few seconds and write again."
+        )
         if isinstance(event, Message):
             await event.answer(text)
         elif isinstance(event, CallbackQuery):

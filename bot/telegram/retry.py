@@ -46,23 +46,32 @@ class RetryMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
-            return await make_request(bot, method)
+        self_retrying = type(method) is GetUpdates  # polling retries with its own backoff
         attempt = 1
         while True:
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
-                if attempt >= self.attempts or exc.retry_after > self.max_retry_after:
+                if (
+                    self_retrying
+                    or attempt >= self.attempts
+                    or exc.retry_after > self.max_retry_after
+                ):
                     raise
-                log.warning("%s: flood control, waiting %ss", type(method).__name__,
-                            exc.retry_after)
+                log.warning(
+                    "%s: flood control, waiting %ss", type(method).__name__, exc.retry_after
+                )
                 await self.sleep(exc.retry_after)
             except (TelegramNetworkError, TelegramServerError) as exc:
-                if attempt >= self.attempts:
+                if self_retrying or attempt >= self.attempts:
                     raise
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-                log.warning("%s failed (%s), retry %d in %.1fs", type(method).__name__,
-                            type(exc).__name__, attempt, delay)
+                log.warning(
+                    "%s failed (%s), retry %d in %.1fs",
+                    type(method).__name__,
+                    type(exc).__name__,
+                    attempt,
+                    delay,
+                )
                 await self.sleep(delay)
             attempt += 1

@@ -22,6 +22,7 @@ from bot.telegram.retry import RetryMiddleware
 
 log = logging.getLogger(__name__)
 
+
 def create_bot(settings: Settings, token: str | None = None) -> Bot:
     """A Bot with HTML by default, the configured API server and bounded retries."""
     session = AiohttpSession()
@@ -71,8 +72,8 @@ async def check_token(settings: Settings) -> str:
 
 
 async def _webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
-    from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
 
     tg = settings.telegram
     application = web.Application()
@@ -84,8 +85,11 @@ async def _webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, tg.listen_host, tg.listen_port)
     await site.start()
-    await bot.set_webhook(str(tg.webhook_url), secret_token=tg.webhook_secret,
-                          allowed_updates=dp.resolve_used_update_types())
+    await bot.set_webhook(
+        str(tg.webhook_url),
+        secret_token=tg.webhook_secret,
+        allowed_updates=dp.resolve_used_update_types(),
+    )
     log.info("webhook listening on %s:%s", tg.listen_host, tg.listen_port)
     try:
         await asyncio.Event().wait()
@@ -111,7 +115,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(
-                bot, handle_signals=handle_signals,
+                bot,
+                handle_signals=handle_signals,
                 allowed_updates=dp.resolve_used_update_types(),
             )
     finally:

@@ -1,0 +1,284 @@
+"""Benchmarks (`make bench`): one JSON object per line. Targets are printed next to the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def emit(name: str, **figures: Any) -> None:
+    print(json.dumps({"benchmark": name, **figures}, ensure_ascii=False), flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def settings_for(tmp: Path, **env: str) -> Any:
+    from bot.config import load_settings
+
+    return load_settings(
+        ROOT / "config.yaml",
+        environ={
+            "SENIM_DATABASE__PATH": str(tmp / "bench.sqlite3"),
+            "SENIM_CONTENT__PATH": str(ROOT / "content"),
+            "SENIM_LOGGING__LEVEL": "WARNING",
+            "SENIM_TELEGRAM__THROTTLE__MESSAGES": "1000000",
+            **env,
+        },
+    )
+
+
+def questions() -> list[str]:
+    items = yaml.safe_load((ROOT / "tests" / "data" / "eval.yaml").read_text(encoding="utf-8"))
+    return [item["text"] for item in items]
+
+
+def bench_matcher(tmp: Path) -> None:
+    from bot.app import build_core, load_pack
+    from bot.core.conversations import Classifier
+
+    settings = settings_for(tmp)
+    pack = load_pack(settings)
+    matcher, crisis = build_core(settings, pack)
+    classifier = Classifier(settings, matcher, crisis)
+    texts = questions()
+    for text in texts[:50]:
+        classifier.classify(text, None)
+    timings = []
+    for i in range(1000):
+        text = texts[i % len(texts)]
+        start = time.perf_counter()
+        classifier.classify(text, None)
+        timings.append((time.perf_counter() - start) * 1000)
+    emit(
+        "matcher_latency",
+        questions=1000,
+        p50_ms=round(percentile(timings, 50), 3),
+        p99_ms=round(percentile(timings, 99), 3),
+        target_p99_ms=5,
+        note="language detection + crisis check + match, full starter pack",
+    )
+
+
+def bench_cold_start(tmp: Path) -> None:
+    env = {
+        **os.environ,
+        "SENIM_DATABASE__PATH": str(tmp / "cold.sqlite3"),
+        "SENIM_LOGGING__LEVEL": "WARNING",
+    }
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--lang", "ru"],
+            input="что такое джихад\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        runs.append(time.perf_counter() - start)
+        assert "Источники" in result.stdout
+    emit(
+        "cold_start_to_first_answer",
+        runs=len(runs),
+        best_s=round(min(runs), 3),
+        median_s=round(statistics.median(runs), 3),
+        note="new process: import, open and migrate SQLite, load content, train matcher, answer",
+    )
+
+
+def _echo_dispatcher() -> Any:
+    from aiogram import Bot, Dispatcher, F
+    from aiogram.types import Message
+
+    dp = Dispatcher()
+
+    @dp.message(F.text)
+    async def echo(message: Message, bot: Bot) -> None:
+        await bot.send_message(message.chat.id, message.text or "")
+
+    return dp
+
+
+async def _throughput(dp: Any, bot: Any, make_update: Callable[[int], Any], count: int) -> float:
+    start = time.perf_counter()
+    for i in range(count):
+        await dp.feed_update(bot, make_update(i))
+    return count / (time.perf_counter() - start)
+
+
+async def bench_pipeline(tmp: Path) -> None:
+    from bot.app import create_app
+    from bot.telegram.dispatcher import create_dispatcher
+    from tests.mocked_bot import make_bot
+    from tests.updates import message_update
+
+    texts = questions()
+    settings = settings_for(tmp)
+    app = await create_app(settings)
+    try:
+        dp = create_dispatcher(app)
+        bot = make_bot()
+        users = 500
+
+        def update(i: int) -> Any:
+            return message_update(texts[i % len(texts)], user_id=10_000 + i % users)
+
+        for i in range(200):  # warm up both
+            await dp.feed_update(bot, update(i))
+        echo = _echo_dispatcher()
+        echo_bot = make_bot()
+        for i in range(200):
+            await echo.feed_update(echo_bot, update(i))
+        count = 2000
+        echo_rate = await _throughput(echo, echo_bot, update, count)
+        full_rate = await _throughput(dp, bot, update, count)
+        emit(
+            "telegram_pipeline_throughput",
+            updates=count,
+            echo_updates_per_s=round(echo_rate, 1),
+            pipeline_updates_per_s=round(full_rate, 1),
+            ratio=round(full_rate / echo_rate, 3),
+            target_ratio=0.35,
+            note="Dispatcher.feed_update with a recording session; pipeline = crisis check, "
+            "match, SQLite writes, render, reply",
+        )
+
+        # Offered load: 200 updates a second for 5 seconds, latency from arrival to reply.
+        rate, seconds = 200, 5
+        latencies: list[float] = []
+        loop = asyncio.get_running_loop()
+        tasks = []
+
+        async def one(i: int, due: float) -> None:
+            await dp.feed_update(bot, update(i))
+            latencies.append((loop.time() - due) * 1000)
+
+        begin = loop.time() + 0.05
+        for i in range(rate * seconds):
+            due = begin + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+        emit(
+            "telegram_latency_at_200_per_s",
+            updates=len(latencies),
+            p50_ms=round(percentile(latencies, 50), 2),
+            p99_ms=round(percentile(latencies, 99), 2),
+            max_ms=round(max(latencies), 2),
+            target_p99_ms=20,
+        )
+    finally:
+        await app.close()
+
+
+async def _seed_people(path: Path, count: int) -> None:
+    from bot.storage import Database, PeopleRepository
+
+    db = await Database.open(path)
+    try:
+        now = datetime.now(UTC)
+        for start in range(0, count, 10_000):
+            async with db.transaction() as conn:
+                repo = PeopleRepository(conn)
+                for i in range(start, min(count, start + 10_000)):
+                    await repo.add("telegram", str(5_000_000 + i), f"Bench-Person-{i}", "ru", now)
+    finally:
+        await db.close()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _memory_child(db_path: str) -> None:
+    """Runs in a fresh process: the running bot over a database of 100,000 people."""
+    from bot.app import create_app
+    from bot.telegram.dispatcher import create_dispatcher
+    from tests.mocked_bot import make_bot
+    from tests.updates import message_update
+
+    settings = settings_for(Path(db_path).parent, SENIM_DATABASE__PATH=db_path)
+    app = await create_app(settings)
+    dp = create_dispatcher(app)
+    bot = make_bot()
+    texts = questions()
+    for i in range(2000):  # known and new people, as in real traffic
+        await dp.feed_update(
+            bot, message_update(texts[i % len(texts)], user_id=5_000_000 + i * 37)
+        )
+    gc.collect()
+    people = await app.people.find("telegram", "5000000")
+    print(json.dumps({"rss_mb": round(_rss_mb(), 1), "found": people is not None}))
+    await app.close()
+
+
+def bench_memory(tmp: Path) -> None:
+    db_path = tmp / "people.sqlite3"
+    asyncio.run(_seed_people(db_path, 100_000))
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--memory-child", str(db_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    emit(
+        "resident_memory_100k_people",
+        people=100_000,
+        rss_mb=figures["rss_mb"],
+        target_mb=150,
+        note="after 2,000 updates through the Dispatcher; includes Python, aiogram, sklearn",
+    )
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
+        asyncio.run(_memory_child(sys.argv[2]))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory"}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        if "matcher" in chosen:
+            bench_matcher(tmp)
+        if "cold" in chosen:
+            bench_cold_start(tmp)
+        if "pipeline" in chosen:
+            asyncio.run(bench_pipeline(tmp))
+        if "memory" in chosen:
+            bench_memory(tmp)
+
+
+if __name__ == "__main__":
+    main()
