@@ -63,23 +63,6 @@ class ConsoleChat:
             self.person = None
         return reply
 
-    async def command(self, name: str) -> Reply | None:
-        conv = self.app.conversations
-        person = await self._person()
-        handlers = {
-            "/start": lambda: conv.start(person),
-            "/help": lambda: conv.help(person),
-            "/topics": lambda: conv.topics(person),
-            "/language": lambda: conv.language_choice(conv.language_of(person)),
-            "/privacy": lambda: conv.privacy(person),
-            "/forget": lambda: conv.forget_request(person),
-        }
-        if name in handlers:
-            return handlers[name]()
-        if name == "/specialist":
-            return await conv.request_specialist(person, CHANNEL)
-        return None
-
     async def handle(self, line: str) -> bool:
         """Answer one line; False when the person wants to leave."""
         text = line.strip()
@@ -90,11 +73,8 @@ class ConsoleChat:
             self.show(await self.act(chosen))
             return True
         if text.startswith("/"):
-            reply = await self.command(text.split()[0].lower())
-            if reply is None:
-                person = await self._person()
-                reply = self.app.conversations.help(person)
-            self.show(reply)
+            person = await self._person()
+            self.show(await self.app.conversations.command(person, text.split()[0], CHANNEL))
             return True
         person = await self._person()
         turn = await self.app.conversations.ask(person, text, CHANNEL, "plain")

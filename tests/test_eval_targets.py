@@ -1,4 +1,4 @@
-"""The matcher and crisis detection against the evaluation sets in tests/data: fail below target."""
+"""The matcher and crisis detection on the evaluation sets in tests/data: fail below target."""
 
 from __future__ import annotations
 

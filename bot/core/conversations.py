@@ -527,3 +527,20 @@ class ConversationService:
         if kind == "help":
             return person, self.help(person)
         return person, self.welcome(person)
+
+    async def command(self, person: Person, name: str, channel: str) -> Reply:
+        """A command every channel understands (see COMMANDS); unknown ones get the help."""
+        name = name.lstrip("/").split("@")[0].lower()
+        if name == "start":
+            return self.start(person)
+        if name == "topics":
+            return self.topics(person)
+        if name == "language":
+            return self.language_choice(self.language_of(person))
+        if name == "privacy":
+            return self.privacy(person)
+        if name == "forget":
+            return self.forget_request(person)
+        if name == "specialist":
+            return await self.request_specialist(person, channel)
+        return self.help(person)

@@ -47,11 +47,17 @@ class Database:
         """Open (creating folders as needed), configure and migrate the database at path."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Transactions are explicit (BEGIN IMMEDIATE ... COMMIT); a single statement outside one
+        # commits by itself, which saves two round trips to the database thread.
+        pending = aiosqlite.connect(str(path), isolation_level=None)
         try:
-            # Transactions are explicit (BEGIN IMMEDIATE ... COMMIT); a single statement outside
-            # one commits by itself, which saves two round trips to the database thread.
-            connection = await aiosqlite.connect(str(path), isolation_level=None)
+            connection = await pending
         except (OSError, aiosqlite.Error) as exc:
+            # aiosqlite queues its worker thread's stop without waiting for it; wait here, while
+            # this event loop still runs, or the thread later reports to a closed loop.
+            thread = getattr(pending, "_thread", None)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 5)
             raise DatabaseError(f"cannot open the database {path}: {exc}") from None
         connection.row_factory = aiosqlite.Row
         db = cls(connection)

@@ -6,7 +6,7 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.filters import Command, CommandStart, ExceptionTypeFilter
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 
 from bot.core.conversations import ConversationService
@@ -36,55 +36,14 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == "private")
     router.edited_message.filter(F.chat.type == "private")
 
-    @router.message(CommandStart())
-    async def cmd_start(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        await send_reply(bot, message.chat.id, conversations.start(person))
-
-    @router.message(Command("help"))
-    async def cmd_help(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        await send_reply(bot, message.chat.id, conversations.help(person))
-
-    @router.message(Command("topics"))
-    async def cmd_topics(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        await send_reply(bot, message.chat.id, conversations.topics(person))
-
-    @router.message(Command("language"))
-    async def cmd_language(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        reply = conversations.language_choice(conversations.language_of(person))
-        await send_reply(bot, message.chat.id, reply)
-
-    @router.message(Command("privacy"))
-    async def cmd_privacy(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        await send_reply(bot, message.chat.id, conversations.privacy(person))
-
-    @router.message(Command("forget"))
-    async def cmd_forget(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        await send_reply(bot, message.chat.id, conversations.forget_request(person))
-
-    @router.message(Command("specialist"))
-    async def cmd_specialist(
-        message: Message, person: Person, conversations: ConversationService, bot: Bot
-    ) -> None:
-        reply = await conversations.request_specialist(person, CHANNEL)
-        await send_reply(bot, message.chat.id, reply)
-
     @router.message(F.text.startswith("/"))
-    async def on_unknown_command(
+    async def cmd_any(
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
-        await send_reply(bot, message.chat.id, conversations.help(person))
+        """/start, /help, /topics, /language, /privacy, /forget, /specialist; others get help."""
+        name = (message.text or "/").split()[0]
+        reply = await conversations.command(person, name, CHANNEL)
+        await send_reply(bot, message.chat.id, reply)
 
     @router.message(F.text)
     async def on_question(
