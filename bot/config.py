@@ -40,6 +40,7 @@ class OrganisationSettings(_Section):
 
 class DatabaseSettings(_Section):
     path: Path = Path("data/senim.sqlite3")
+    event_flush_seconds: float = Field(2.0, ge=0, le=60)
 
 
 class ContentSettings(_Section):

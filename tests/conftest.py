@@ -26,7 +26,11 @@ def config_file(tmp_path: Path) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {
-            "database": {"path": str(tmp_path / "data" / "senim.sqlite3")},
+            # Events written at once, so tests can read them right after an action.
+            "database": {
+                "path": str(tmp_path / "data" / "senim.sqlite3"),
+                "event_flush_seconds": 0,
+            },
             "content": {"path": str(CONTENT)},
         },
     )

@@ -251,3 +251,45 @@ async def test_people_table_keeps_no_names(db: Database) -> None:
     async with db.connection.execute("PRAGMA table_info(people)") as cursor:
         columns = {row["name"] for row in await cursor.fetchall()}
     assert not columns & {"name", "first_name", "last_name", "username", "phone", "text"}
+
+
+async def test_buffered_event_log_writes_in_batches_and_on_stop(
+    db: Database, clock: Clock
+) -> None:
+    from bot.core.events import EventLog
+
+    log = EventLog(db, clock.now, flush_seconds=60)
+    log.start()
+    for _ in range(3):
+        await log.record("question", "telegram", language="ru", outcome="none")
+    assert await EventRepository(db.connection).list() == [], "nothing written before a flush"
+    assert await log.flush() == 3
+    assert len(await EventRepository(db.connection).list()) == 3
+    await log.record("feedback", "telegram", outcome="helped")
+    await log.stop()
+    assert [e.kind for e in await EventRepository(db.connection).list()][-1] == "feedback"
+
+
+async def test_write_through_event_log(db: Database, clock: Clock) -> None:
+    from bot.core.events import EventLog
+
+    log = EventLog(db, clock.now, flush_seconds=0)
+    await log.record("crisis", "console", outcome="self_harm")
+    (event,) = await EventRepository(db.connection).list()
+    assert event.outcome == "self_harm"
+
+
+async def test_people_cache_never_serves_an_erased_or_changed_person(
+    db: Database, clock: Clock
+) -> None:
+    people = PeopleService(db, clock.now)
+    person, new = await people.identify("telegram", "77")
+    assert new
+    again, new = await people.identify("telegram", "77")
+    assert again == person and not new
+    changed = await people.set_language(person, "kk")
+    cached, _ = await people.identify("telegram", "77")
+    assert cached.language == "kk"
+    await people.forget(changed)
+    fresh, new = await people.identify("telegram", "77")
+    assert new and fresh.pseudonym != person.pseudonym

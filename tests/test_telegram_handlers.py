@@ -46,6 +46,7 @@ async def tg_app(tmp_path: Path) -> AsyncIterator[App]:
         ROOT / "config.yaml",
         environ={
             "SENIM_DATABASE__PATH": str(tmp_path / "senim.sqlite3"),
+            "SENIM_DATABASE__EVENT_FLUSH_SECONDS": "0",
             "SENIM_CONTENT__PATH": str(ROOT / "content"),
             "SENIM_TELEGRAM__THROTTLE__MESSAGES": "5",
             "SENIM_TELEGRAM__THROTTLE__WINDOW_SECONDS": "10",

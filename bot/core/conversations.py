@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError, Script
+from bot.core.events import EventLog
 from bot.core.matcher import Matcher, MatchResult
 from bot.core.people import PeopleService, utc_now
 from bot.core.replies import Action, Reply
@@ -118,13 +119,20 @@ class Classifier:
     def classify(
         self, text: str, preferred: str | None
     ) -> tuple[str, CrisisHit | None, MatchResult | None]:
+        language, _certain, hit, match = self.examine(text, preferred)
+        return language, hit, match
+
+    def examine(
+        self, text: str, preferred: str | None
+    ) -> tuple[str, bool, CrisisHit | None, MatchResult | None]:
+        """Language (and whether the text showed it clearly), crisis, then the match."""
         cleaned = clean(text)
-        language, _certain = self.language(cleaned, preferred)
+        language, certain = self.language(cleaned, preferred)
         hit = self.crisis.detect(cleaned, language)
         if hit is not None:
-            return language, hit, None
+            return language, certain, hit, None
         limit = self.settings.matcher.max_question_chars
-        return language, None, self.matcher.match(cleaned[:limit])
+        return language, certain, None, self.matcher.match(cleaned[:limit])
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +157,7 @@ class ConversationService:
         crisis: CrisisDetector,
         people: PeopleService,
         clock: Callable[[], datetime] = utc_now,
+        events: EventLog | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -157,6 +166,7 @@ class ConversationService:
         self.crisis = crisis
         self.people = people
         self.clock = clock
+        self.events = events or EventLog(db, clock)
         self.scripts: dict[str, Script] = content.served(settings.content.serve_statuses)
         self.classifier = Classifier(settings, matcher, crisis)
 
@@ -184,8 +194,7 @@ class ConversationService:
         return local.title
 
     async def _event(self, kind: str, channel: str, **fields: Any) -> None:
-        async with self.db.statement() as conn:
-            await EventRepository(conn).add(kind, channel, self.clock(), **fields)
+        await self.events.record(kind, channel, **fields)
 
     def menu_actions(self, lang: str) -> tuple[Action, ...]:
         return (
@@ -423,13 +432,12 @@ class ConversationService:
                 self.menu_actions(lang),
             )
             return Turn(reply, lang, None, None)
-        detected, certain = self.classifier.language(cleaned, person.language)
+        detected, certain, hit, result = self.classifier.examine(cleaned, person.language)
         lang = detected if certain else self.language_of(person)
-        hit = self.crisis.detect(cleaned, lang)
         if hit is not None:
             return Turn(await self._crisis(person, hit, lang, channel, fmt), lang, hit, None)
+        assert result is not None
         limit = self.settings.matcher.max_question_chars
-        result = self.matcher.match(cleaned[:limit])
         best = result.best
         await self._event(
             "question",

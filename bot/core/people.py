@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -88,18 +89,37 @@ def make_pseudonym() -> str:
 class PeopleService:
     """Finds or creates the person behind a platform id; erases them on /forget."""
 
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock = utc_now, cache_size: int = 10_000) -> None:
         self._db = db
         self._clock = clock
+        # People seen in the last minute, so that a conversation costs no lookup per message.
+        # Every change to a person goes through this service, which updates or drops the entry;
+        # entries expire with LAST_SEEN_PRECISION, so another process's change shows within it.
+        self._recent: OrderedDict[tuple[str, str], tuple[Person, datetime]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, person: Person, now: datetime) -> None:
+        key = (person.channel, person.platform_id)
+        self._recent[key] = (person, now)
+        self._recent.move_to_end(key)
+        while len(self._recent) > self._cache_size:
+            self._recent.popitem(last=False)
+
+    def _forget_cached(self, person: Person) -> None:
+        self._recent.pop((person.channel, person.platform_id), None)
 
     async def identify(
         self, channel: str, platform_id: str, language: str | None = None
     ) -> tuple[Person, bool]:
         """The person for this platform id and whether they are new; updates last seen."""
+        now = self._clock()
+        cached = self._recent.get((channel, platform_id))
+        if cached is not None and (now - cached[1]).total_seconds() < LAST_SEEN_PRECISION:
+            return cached[0], False
         repo = PeopleRepository(self._db.connection)
         person = await repo.find(channel, platform_id)
-        now = self._clock()
         if person is not None and not person.unreachable and _recent(person.last_seen_at, now):
+            self._remember(person, now)
             return person, False  # last seen kept to the minute: no write for every message
         async with self._db.transaction() as conn:
             repo = PeopleRepository(conn)
@@ -107,6 +127,7 @@ class PeopleService:
                 person = await repo.find(channel, platform_id)
             if person is not None:
                 await repo.touch(person.id, now)
+                self._remember(person, now)
                 return person, False
             pseudonym = make_pseudonym()
             for _ in range(20):
@@ -114,6 +135,7 @@ class PeopleService:
                     break
                 pseudonym = make_pseudonym() + secrets.token_hex(1)
             person = await repo.add(channel, platform_id, pseudonym, language, now)
+        self._remember(person, now)
         log.info("new person %s on %s", person.pseudonym, channel)
         return person, True
 
@@ -129,15 +151,18 @@ class PeopleService:
             await PeopleRepository(conn).set_language(person.id, language)
         updated = await self.get(person.id)
         assert updated is not None
+        self._remember(updated, self._clock())
         return updated
 
-    async def mark_unreachable(self, person_id: int) -> None:
+    async def mark_unreachable(self, person: Person) -> None:
         async with self._db.transaction() as conn:
-            await PeopleRepository(conn).mark_unreachable(person_id)
+            await PeopleRepository(conn).mark_unreachable(person.id)
+        self._forget_cached(person)
 
     async def forget(self, person: Person) -> bool:
         """Erase the person and everything linked to them; the anonymous event log stays."""
         async with self._db.transaction() as conn:
             erased = await PeopleRepository(conn).delete(person.id)
+        self._forget_cached(person)
         log.info("erased person %s on request", person.pseudonym)
         return erased

@@ -113,11 +113,5 @@ class Database:
             else:
                 await self.connection.execute("COMMIT")
 
-    @asynccontextmanager
-    async def statement(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write statement, atomic on its own; the lock keeps it out of open transactions."""
-        async with self._lock:
-            yield self.connection
-
     async def close(self) -> None:
         await self.connection.close()

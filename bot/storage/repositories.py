@@ -148,6 +148,25 @@ class EventRepository:
         )
         return int(cur.lastrowid or 0)
 
+    async def add_many(self, rows: list[tuple[str, str, datetime, dict[str, Any]]]) -> None:
+        """Many events in one statement: (kind, channel, time, fields) each."""
+        await self._db.executemany(
+            "INSERT INTO events (kind, channel, language, topic_id, outcome, score, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    kind,
+                    channel,
+                    f.get("language"),
+                    f.get("topic_id"),
+                    f.get("outcome"),
+                    f.get("score"),
+                    _ts(moment),
+                )
+                for kind, channel, moment, f in rows
+            ],
+        )
+
     async def list(self, kind: str | None = None) -> list[Event]:
         sql = "SELECT * FROM events"
         params: tuple[Any, ...] = ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import CallbackQuery, ErrorEvent, Message
@@ -14,6 +14,7 @@ from bot.core.people import PeopleService
 from bot.core.replies import Action, Reply, split_message
 from bot.storage import Person
 from bot.telegram.callbacks import ActionData
+from bot.telegram.filters import HasText, IsCommand, PrivateChat
 from bot.telegram.keyboards import keyboard
 from bot.telegram.middlewares import CHANNEL
 
@@ -33,10 +34,10 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
 def create_router() -> Router:
     """Everything a citizen does in a private chat with the bot."""
     router = Router(name="citizen")
-    router.message.filter(F.chat.type == "private")
-    router.edited_message.filter(F.chat.type == "private")
+    router.message.filter(PrivateChat())
+    router.edited_message.filter(PrivateChat())
 
-    @router.message(F.text.startswith("/"))
+    @router.message(IsCommand())
     async def cmd_any(
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
@@ -45,7 +46,7 @@ def create_router() -> Router:
         reply = await conversations.command(person, name, CHANNEL)
         await send_reply(bot, message.chat.id, reply)
 
-    @router.message(F.text)
+    @router.message(HasText())
     async def on_question(
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
@@ -141,7 +142,7 @@ def create_router() -> Router:
             return
         person = await people.find(CHANNEL, str(user.id))
         if person is not None:
-            await people.mark_unreachable(person.id)
+            await people.mark_unreachable(person)
             log.info("person %s blocked the bot; marked unreachable", person.pseudonym)
 
     return router
