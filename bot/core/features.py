@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 
 import numpy as np
 from scipy import sparse
@@ -83,15 +84,16 @@ class NgramFeatures:
                 len(self._char_vocab),
             ),
         ):
-            counts: dict[int, int] = {}
-            for gram in grams:
-                index = vocab.get(gram)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if not counts:
+            # Counter counts in C; only distinct n-grams are then looked up in Python.
+            known = [
+                (index, n)
+                for gram, n in Counter(grams).items()
+                if (index := vocab.get(gram)) is not None
+            ]
+            if not known:
                 continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            idx = np.fromiter((i for i, _n in known), dtype=np.int64, count=len(known))
+            tf = np.fromiter((n for _i, n in known), dtype=np.float64, count=len(known))
             values = (1.0 + np.log(tf)) * idf[idx]
             values *= weight / np.linalg.norm(values)
             parts_idx.append(idx + offset)
