@@ -15,6 +15,7 @@ from bot.core.events import EventLog
 from bot.core.matcher import Matcher
 from bot.core.people import PeopleService, utc_now
 from bot.core.safety import CrisisClassifier, CrisisDetector
+from bot.outbox import Outbox
 from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class App:
     crisis: CrisisDetector
     people: PeopleService
     conversations: ConversationService
+    outbox: Outbox
 
     async def close(self) -> None:
         await self.conversations.events.stop()
@@ -89,4 +91,4 @@ async def create_app(
     events = EventLog(db, clock, settings.database.event_flush_seconds)
     events.start()
     conversations = ConversationService(settings, db, pack, matcher, crisis, people, clock, events)
-    return App(settings, db, pack, matcher, crisis, people, conversations)
+    return App(settings, db, pack, matcher, crisis, people, conversations, Outbox(db, clock))

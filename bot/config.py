@@ -97,6 +97,8 @@ class TelegramSettings(_Section):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8080, ge=1, le=65535)
     throttle: ThrottleSettings = ThrottleSettings()
+    rate_per_second: float = Field(25.0, gt=0, le=30)
+    per_chat_interval: float = Field(1.0, ge=0)
 
     @model_validator(mode="after")
     def _webhook_complete(self) -> TelegramSettings:

@@ -98,3 +98,33 @@ async def test_doctor_checks_the_token_with_get_me(
     )
     line = await check_token(e2e_settings(tmp_path, emulator, token="999:WRONG"))
     assert "rejected the token" in line
+
+
+async def test_the_running_bot_sends_what_is_queued_in_the_outbox(
+    emulator: BotAPIEmulator, running_bot: Settings
+) -> None:
+    from bot.core.people import utc_now
+    from bot.outbox import Outbox, OutgoingMessage
+    from bot.storage import Database
+
+    await emulator.user_sends(USER, "/help")  # the bot is up and has migrated the database
+    await emulator.next_messages(USER)
+    db = await Database.open(running_bot.database.path)
+    try:
+        outbox = Outbox(db, utc_now)
+        reminder = OutgoingMessage(
+            key="reminder:e2e:1", channel="telegram", chat_id=str(USER), text="Lecture at 18:00"
+        )
+        assert await outbox.enqueue([reminder, reminder]) == 1
+        (sent,) = await emulator.next_messages(USER)
+        assert sent.text == "Lecture at 18:00"
+        for _ in range(100):  # the worker records the result just after Telegram answers
+            row = await outbox.get("reminder:e2e:1")
+            if row is not None and row.status == "sent":
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None
+        assert row.status == "sent"
+        assert row.text is None
+    finally:
+        await db.close()

@@ -154,6 +154,12 @@ class PeopleService:
         self._remember(updated, self._clock())
         return updated
 
+    async def mark_unreachable_by_id(self, person_id: int) -> None:
+        """For the outbox, which knows only the id."""
+        person = await self.get(person_id)
+        if person is not None:
+            await self.mark_unreachable(person)
+
     async def mark_unreachable(self, person: Person) -> None:
         async with self._db.transaction() as conn:
             await PeopleRepository(conn).mark_unreachable(person.id)

@@ -17,20 +17,24 @@ from bot.app import App, create_app
 from bot.config import Settings
 from bot.content import Catalogs
 from bot.core.conversations import COMMANDS
+from bot.outbox import OutboxWorker, RateLimiter
 from bot.telegram.dispatcher import create_dispatcher
+from bot.telegram.middlewares import CHANNEL
 from bot.telegram.retry import RetryMiddleware
+from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
 
-def create_bot(settings: Settings, token: str | None = None) -> Bot:
-    """A Bot with HTML by default, the configured API server and bounded retries."""
+def create_bot(settings: Settings, token: str | None = None, *, retries: bool = True) -> Bot:
+    """A Bot with HTML by default, the configured API server and (unless told not) retries."""
     session = AiohttpSession()
     if settings.telegram.api_server:
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.telegram.api_server.rstrip("/"))
         )
-    session.middleware(RetryMiddleware())
+    if retries:
+        session.middleware(RetryMiddleware())
     return Bot(
         token or settings.telegram.token or "",
         session=session,
@@ -102,6 +106,16 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
     app = await create_app(settings)
     bot = create_bot(settings)
     dp = create_dispatcher(app)
+    outbox_bot = create_bot(settings, retries=False)
+    worker = OutboxWorker(
+        app.db,
+        app.outbox,
+        CHANNEL,
+        TelegramSender(outbox_bot),
+        RateLimiter(settings.telegram.rate_per_second, settings.telegram.per_chat_interval),
+        app.conversations.clock,
+        on_unreachable=app.people.mark_unreachable_by_id,
+    )
     try:
         try:
             me = await bot.get_me()
@@ -110,6 +124,7 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
             return 2
         log.info("running on Telegram as @%s (%s mode)", me.username, settings.telegram.mode)
         await set_commands(bot, app)
+        worker.start()
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
         else:
@@ -120,6 +135,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
                 allowed_updates=dp.resolve_used_update_types(),
             )
     finally:
+        await worker.stop()
+        await outbox_bot.session.close()
         await bot.session.close()
         await app.close()
     return 0

@@ -1,0 +1,262 @@
+"""The persistent outbox: written before sending, sent within rate limits, retried, never twice.
+
+Every message the bot sends on its own initiative goes through here (DESIGN.md). Enqueueing
+writes it with an idempotency key, so enqueueing the same message again does nothing. One worker
+per channel sends what is due, respecting a global rate and a per-chat interval, and records the
+result. The platforms are behind the Sender protocol: this module imports neither aiogram nor
+instagrapi.
+
+Delivery is at least once across a crash: a message interrupted between the platform accepting
+it and the result being written is sent again at the next start. Everything else is exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.core.replies import Action
+from bot.storage import Database
+from bot.storage.outbox import OutboxRepository, OutboxRow
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+# --- what a sender may report ------------------------------------------------------------------
+
+
+class RetryLater(Exception):
+    """The platform asks to wait (Telegram's 429 with retry_after)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class TemporaryFailure(Exception):
+    """A network error or a 5xx: try again later."""
+
+
+class PermanentFailure(Exception):
+    """The platform refuses this message for good (a bad request)."""
+
+
+class Unreachable(Exception):
+    """The person blocked the bot or deleted their account."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message to queue: the key makes it idempotent (reminder:<lecture>:<person>:<offset>)."""
+
+    key: str
+    channel: str
+    chat_id: str
+    text: str
+    actions: tuple[Action, ...] = ()
+    person_id: int | None = None
+    not_before: datetime | None = None
+
+
+class Sender(Protocol):
+    """Sends one queued message on a platform, raising the exceptions above."""
+
+    async def send(self, row: OutboxRow) -> None: ...
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+
+@dataclass
+class RateLimiter:
+    """A global rate (messages per second) and a minimum interval between messages to one chat."""
+
+    per_second: float
+    per_chat_interval: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    _next_global: float = 0.0
+    _next_chat: dict[str, float] = field(default_factory=dict)
+    _paused_until: float = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send on this channel (the platform said to wait)."""
+        self._paused_until = max(self._paused_until, self.clock() + seconds)
+
+    async def wait(self, chat_id: str) -> None:
+        now = self.clock()
+        start = max(now, self._next_global, self._next_chat.get(chat_id, 0.0), self._paused_until)
+        self._next_global = start + 1.0 / self.per_second
+        self._next_chat[chat_id] = start + self.per_chat_interval
+        if len(self._next_chat) > 50_000:
+            self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        if start > now:
+            await self.sleep(start - now)
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+class Outbox:
+    """Queues messages; workers send them."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+        self._wake: dict[str, asyncio.Event] = {}
+
+    def wake_event(self, channel: str) -> asyncio.Event:
+        return self._wake.setdefault(channel, asyncio.Event())
+
+    async def enqueue(self, messages: list[OutgoingMessage]) -> int:
+        """Write messages in one transaction; returns how many were new (not queued before)."""
+        now = self._clock()
+        added = 0
+        async with self._db.transaction() as conn:
+            repo = OutboxRepository(conn)
+            for m in messages:
+                actions = [(a.kind, a.value, a.label) for a in m.actions]
+                added += await repo.add(
+                    m.key, m.channel, m.chat_id, m.text, actions, m.person_id, now, m.not_before
+                )
+        for channel in {m.channel for m in messages}:
+            self.wake_event(channel).set()
+        return added
+
+    async def counts(self, channel: str | None = None) -> dict[str, int]:
+        return await OutboxRepository(self._db.connection).counts(channel)
+
+    async def get(self, key: str) -> OutboxRow | None:
+        return await OutboxRepository(self._db.connection).get(key)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 2.0
+    max_delay: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+
+
+class OutboxWorker:
+    """Sends one channel's due messages, one at a time, within the channel's rate limits."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        channel: str,
+        sender: Sender,
+        limiter: RateLimiter,
+        clock: Callable[[], datetime],
+        on_unreachable: Callable[[int], Awaitable[None]] | None = None,
+        policy: RetryPolicy | None = None,
+        batch: int = 200,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self.channel = channel
+        self._sender = sender
+        self._limiter = limiter
+        self._clock = clock
+        self._on_unreachable = on_unreachable
+        self._policy = policy or RetryPolicy()
+        self._batch = batch
+        self._idle = idle_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def recover(self) -> int:
+        """At start: messages a crash left half-sent go back to the queue."""
+        async with self._db.transaction() as conn:
+            released = await OutboxRepository(conn).release_interrupted(self.channel)
+        if released:
+            log.warning(
+                "%s outbox: %d interrupted message(s) queued again", self.channel, released
+            )
+        return released
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many messages were attempted."""
+        due = await OutboxRepository(self._db.connection).due(
+            self.channel, self._clock(), self._batch
+        )
+        for row in due:
+            async with self._db.transaction() as conn:
+                if not await OutboxRepository(conn).claim(row.id):
+                    continue
+            await self._limiter.wait(row.chat_id)
+            await self._deliver(row)
+        return len(due)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        attempt = row.attempts + 1
+        try:
+            await self._sender.send(row)
+        except RetryLater as exc:
+            self._limiter.pause(exc.seconds)
+            await self._retry(row, attempt, exc.seconds, "rate limited")
+        except TemporaryFailure as exc:
+            await self._retry(row, attempt, self._policy.delay(attempt), f"temporary: {exc}")
+        except Unreachable:
+            await self._finish(row, "unreachable", "unreachable")
+            if row.person_id is not None and self._on_unreachable is not None:
+                await self._on_unreachable(row.person_id)
+        except PermanentFailure as exc:
+            log.error("%s outbox: message %s refused: %s", self.channel, row.id, exc)
+            await self._finish(row, "failed", f"refused: {exc}")
+        except Exception as exc:  # a bug in a sender must not stop the queue
+            log.exception("%s outbox: message %s failed unexpectedly", self.channel, row.id)
+            await self._retry(row, attempt, self._policy.delay(attempt), type(exc).__name__)
+        else:
+            await self._finish(row, "sent", None)
+
+    async def _retry(self, row: OutboxRow, attempt: int, delay: float, error: str) -> None:
+        if attempt >= self._policy.attempts:
+            log.error("%s outbox: message %s failed %d times", self.channel, row.id, attempt)
+            await self._finish(row, "failed", error)
+            return
+        async with self._db.transaction() as conn:
+            await OutboxRepository(conn).retry(
+                row.id, self._clock() + timedelta(seconds=delay), error
+            )
+
+    async def _finish(self, row: OutboxRow, status: str, error: str | None) -> None:
+        async with self._db.transaction() as conn:
+            await OutboxRepository(conn).finish(row.id, status, self._clock(), error)
+
+    async def run(self) -> None:
+        """Forever: recover, then send what is due, sleeping until woken or idle time passes."""
+        await self.recover()
+        wake = self._outbox.wake_event(self.channel)
+        while True:
+            wake.clear()
+            try:
+                sent = await self.run_once()
+            except Exception:
+                log.exception("%s outbox: a round failed; trying again", self.channel)
+                sent = 0
+            if not sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self._idle)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

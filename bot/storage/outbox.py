@@ -1,0 +1,129 @@
+"""The outbox repository: queued messages, their state and their idempotency keys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.storage.repositories import _ts
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    key: str
+    channel: str
+    chat_id: str
+    person_id: int | None
+    text: str | None
+    actions: tuple[tuple[str, str, str], ...]
+    status: str
+    attempts: int
+    not_before: str
+
+
+def _row(row: aiosqlite.Row) -> OutboxRow:
+    actions = tuple(tuple(a) for a in json.loads(row["actions"])) if row["actions"] else ()
+    return OutboxRow(
+        id=row["id"],
+        key=row["key"],
+        channel=row["channel"],
+        chat_id=row["chat_id"],
+        person_id=row["person_id"],
+        text=row["text"],
+        actions=actions,
+        status=row["status"],
+        attempts=row["attempts"],
+        not_before=row["not_before"],
+    )
+
+
+class OutboxRepository:
+    """All SQL of the outbox."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    async def add(
+        self,
+        key: str,
+        channel: str,
+        chat_id: str,
+        text: str,
+        actions: list[tuple[str, str, str]],
+        person_id: int | None,
+        now: datetime,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Queue a message; False when one with the same key was queued before (sent or not)."""
+        cursor = await self._db.execute(
+            "INSERT INTO outbox (key, channel, chat_id, person_id, text, actions, not_before,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (
+                key,
+                channel,
+                chat_id,
+                person_id,
+                text,
+                json.dumps(actions, ensure_ascii=False) if actions else None,
+                _ts(not_before or now),
+                _ts(now),
+            ),
+        )
+        return cursor.rowcount > 0
+
+    async def due(self, channel: str, now: datetime, limit: int) -> list[OutboxRow]:
+        async with self._db.execute(
+            "SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND not_before <= ?"
+            " ORDER BY not_before, id LIMIT ?",
+            (channel, _ts(now), limit),
+        ) as cursor:
+            return [_row(r) for r in await cursor.fetchall()]
+
+    async def claim(self, row_id: int) -> bool:
+        """pending -> sending, counting the attempt; False if it was no longer pending."""
+        cursor = await self._db.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1"
+            " WHERE id = ? AND status = 'pending'",
+            (row_id,),
+        )
+        return cursor.rowcount > 0
+
+    async def finish(self, row_id: int, status: str, now: datetime, error: str | None) -> None:
+        """sent, failed or unreachable: the text and buttons are no longer kept."""
+        await self._db.execute(
+            "UPDATE outbox SET status = ?, finished_at = ?, last_error = ?, text = NULL,"
+            " actions = NULL WHERE id = ?",
+            (status, _ts(now), error, row_id),
+        )
+
+    async def retry(self, row_id: int, not_before: datetime, error: str) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET status = 'pending', not_before = ?, last_error = ? WHERE id = ?",
+            (_ts(not_before), error, row_id),
+        )
+
+    async def release_interrupted(self, channel: str) -> int:
+        """Rows left 'sending' by a crash go back to the queue."""
+        cursor = await self._db.execute(
+            "UPDATE outbox SET status = 'pending' WHERE channel = ? AND status = 'sending'",
+            (channel,),
+        )
+        return cursor.rowcount
+
+    async def counts(self, channel: str | None = None) -> dict[str, int]:
+        sql = "SELECT status, COUNT(*) AS n FROM outbox"
+        params: tuple[str, ...] = ()
+        if channel is not None:
+            sql += " WHERE channel = ?"
+            params = (channel,)
+        async with self._db.execute(sql + " GROUP BY status", params) as cursor:
+            return {r["status"]: int(r["n"]) for r in await cursor.fetchall()}
+
+    async def get(self, key: str) -> OutboxRow | None:
+        async with self._db.execute("SELECT * FROM outbox WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return _row(row) if row else None
