@@ -96,13 +96,13 @@ def _content_eval(settings: Settings, path: Path, as_json: bool) -> int:
     from bot.evaluation import EvalFileError, evaluate, format_table, read_items
 
     pack = load_pack(settings)
-    matcher, crisis = build_core(settings, pack)
-    classifier = Classifier(settings, matcher, crisis)
-    try:
-        items = read_items(path, matcher.topics)
+    try:  # read the file before the models are trained: a bad file is reported at once
+        items = read_items(path, pack.served(settings.content.serve_statuses))
     except EvalFileError as exc:
         print(exc, file=sys.stderr)
         return 1
+    matcher, crisis = build_core(settings, pack)
+    classifier = Classifier(settings, matcher, crisis)
     results = evaluate(classifier, items)
     if as_json:
         print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=1))

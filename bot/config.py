@@ -262,9 +262,30 @@ def load_settings(
                 )
     elif path is not None or environ.get("SENIM_CONFIG"):
         raise ConfigError(f"{chosen}: no such config file")
-    _merge(data, _env_overrides(environ))
+    overrides = _env_overrides(environ)
+    _merge(data, overrides)
     try:
         return Settings.model_validate({**data, "source": str(chosen)})
     except ValidationError as exc:
-        problems = "; ".join(_describe(err) for err in exc.errors())
-        raise ConfigError(f"{chosen}: {problems}") from None
+        problems = []
+        for err in exc.errors():
+            variable = _env_name(overrides, err["loc"], environ)
+            where = f"environment variable {variable}: " if variable else ""
+            problems.append(where + _describe(err))
+        raise ConfigError(f"{chosen}: {'; '.join(problems)}") from None
+
+
+def _env_name(
+    overrides: Mapping[str, Any], loc: tuple[int | str, ...], environ: Mapping[str, str]
+) -> str | None:
+    """The environment variable a failing key came from, if it came from one."""
+    node: Any = overrides
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    dotted = ".".join(str(p) for p in loc)
+    for alias, key in (("TELEGRAM_API_SERVER", "telegram.api_server"),):
+        if dotted == key and environ.get(alias):
+            return alias
+    return ENV_PREFIX + "__".join(str(p).upper() for p in loc)

@@ -207,3 +207,14 @@ def test_missing_explicit_file_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{missing}: no such config file" in result.stderr
+
+
+def test_an_error_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("languages: [kk, ru, en]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, environ={"SENIM_MATCHER__CONFIDENT": "abc"})
+    assert "environment variable SENIM_MATCHER__CONFIDENT" in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, environ={"SENIM_DATABASE__PATHH": "x"})
+    assert "environment variable SENIM_DATABASE__PATHH" in str(raised.value)
