@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.core.background import Background
 from bot.core.replies import Action
 from bot.storage import Database
 from bot.storage.outbox import OutboxRepository, OutboxRow
@@ -174,7 +175,7 @@ class OutboxWorker:
         self._policy = policy or RetryPolicy()
         self._batch = batch
         self._idle = idle_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self.run)
 
     async def recover(self) -> int:
         """At start: messages a crash left half-sent go back to the queue."""
@@ -251,12 +252,7 @@ class OutboxWorker:
                     await asyncio.wait_for(wake.wait(), self._idle)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()

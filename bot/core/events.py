@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.core.background import Background
 from bot.storage import Database, EventRepository
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class EventLog:
         self._clock = clock
         self.flush_seconds = flush_seconds
         self._pending: list[tuple[str, str, datetime, dict[str, Any]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._run)
 
     async def record(self, kind: str, channel: str, **fields: Any) -> None:
         self._pending.append((kind, channel, self._clock(), fields))
@@ -59,13 +59,9 @@ class EventLog:
 
     def start(self) -> None:
         """Flush in the background every flush_seconds (nothing to start when writing through)."""
-        if self.flush_seconds > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if self.flush_seconds > 0:
+            self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         await self.flush()

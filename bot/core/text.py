@@ -37,8 +37,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 # Zero-width and direction marks split words invisibly (a zero-width space inside a word).
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 
-# Words that tell Kazakh or Russian apart when the letters do not (Cyrillic without ә ғ қ ...,
-# or either language typed in Latin letters). Folded spelling.
+# Words that tell Kazakh or Russian apart in Cyrillic without ә ғ қ ... (folded spelling); the
+# *_LATIN sets below do the same for both typed in Latin letters.
 _KAZAKH_WORDS = frozenset(
     [
         "деген",
@@ -118,27 +118,6 @@ _KAZAKH_WORDS = frozenset(
         "озимди",
         "маган",
         "бари",
-        "sen",
-        "men",
-        "degen",
-        "kalai",
-        "kalay",
-        "kandai",
-        "kandai",
-        "qalai",
-        "qandai",
-        "turaly",
-        "jane",
-        "zhane",
-        "kerek",
-        "bolady",
-        "emes",
-        "ushin",
-        "qaida",
-        "kaida",
-        "din",
-        "dini",
-        "musylman",
     ]
 )
 _RUSSIAN_WORDS = frozenset(
@@ -175,41 +154,6 @@ _RUSSIAN_WORDS = frozenset(
         "ещё",
         "еще",
         "вот",
-        "chto",
-        "kak",
-        "eto",
-        "pochemu",
-        "zachem",
-        "mozhno",
-        "nuzhno",
-        "esli",
-        "ili",
-        "kotoryi",
-        "gde",
-        "kogda",
-        "kto",
-        "takoe",
-        "takoi",
-        "menya",
-        "mne",
-        "moi",
-        "moya",
-        "syn",
-        "doch",
-        "brat",
-        "sestra",
-        "muzh",
-        "zhena",
-        "drug",
-        "ochen",
-        "tozhe",
-        "uzhe",
-        "esche",
-        "vot",
-        "pravda",
-        "razve",
-        "li",
-        "dlya",
     ]
 )
 _ENGLISH_WORDS = frozenset(
