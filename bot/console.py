@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
-import sys
 from typing import TextIO
 
 from bot.app import App
@@ -104,7 +103,3 @@ async def run_console(app: App, lang: str | None, stdin: TextIO, out: TextIO) ->
             log.exception("the terminal chat failed on one line")
             out.write("Sorry, something went wrong. Please try again.\n\n")
     return 0
-
-
-def main_stdin() -> TextIO:
-    return sys.stdin

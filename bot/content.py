@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import Translations
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
@@ -219,9 +219,6 @@ class Catalogs:
         catalog = self._translations.get(lang) or self._translations.get(self.default)
         text = catalog.gettext(message) if catalog is not None else message
         return text.format(**values) if values else text
-
-    def languages(self) -> list[str]:
-        return list(self._translations)
 
 
 def _load_catalog(path: Path) -> tuple[Translations | None, list[str], list[Problem]]:
@@ -684,7 +681,6 @@ __all__ = [
     "CrisisRules",
     "Format",
     "LocalScript",
-    "NullTranslations",
     "PhraseWords",
     "Problem",
     "RenderError",

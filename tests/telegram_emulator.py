@@ -52,6 +52,7 @@ class BotAPIEmulator:
         self._runner: web.AppRunner | None = None
         self._taken: dict[int, int] = {}
         self._closing = False
+        self.webhook: dict[str, Any] | None = None
         self.port = 0
 
     # --- server ---------------------------------------------------------------------------------
@@ -109,6 +110,10 @@ class BotAPIEmulator:
         return True
 
     async def _m_setmycommands(self, _params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {"url": params.get("url"), "secret_token": params.get("secret_token")}
         return True
 
     async def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:

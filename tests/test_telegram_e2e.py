@@ -128,3 +128,64 @@ async def test_the_running_bot_sends_what_is_queued_in_the_outbox(
         assert row.text is None
     finally:
         await db.close()
+
+
+async def test_webhook_mode_registers_and_answers_updates(
+    tmp_path: Path, emulator: BotAPIEmulator
+) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:  # a free local port for the webhook listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(
+        ROOT / "config.yaml",
+        environ={
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_SERVER": f"http://127.0.0.1:{emulator.port}",
+            "SENIM_DATABASE__PATH": str(tmp_path / "webhook.sqlite3"),
+            "SENIM_CONTENT__PATH": str(ROOT / "content"),
+            "SENIM_TELEGRAM__MODE": "webhook",
+            "SENIM_TELEGRAM__WEBHOOK_URL": "https://bot.example.org/telegram",
+            "SENIM_TELEGRAM__WEBHOOK_SECRET": "s3cret-token",
+            "SENIM_TELEGRAM__LISTEN_PORT": str(port),
+        },
+    )
+    task = asyncio.create_task(run_telegram(settings, handle_signals=False))
+    try:
+        for _ in range(200):
+            if emulator.webhook is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert emulator.webhook == {
+            "url": "https://bot.example.org/telegram",
+            "secret_token": "s3cret-token",
+        }
+        update = {
+            "update_id": 900,
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "chat": {"id": USER, "type": "private", "first_name": "Citizen"},
+                "from": {"id": USER, "is_bot": False, "first_name": "Citizen"},
+                "text": "what is jihad",
+            },
+        }
+        url = f"http://127.0.0.1:{port}/telegram"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            ) as refused:
+                assert refused.status == 401
+            async with http.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            ) as accepted:
+                assert accepted.status == 200
+        (answer,) = await emulator.next_messages(USER)
+        assert "Sources" in answer.text
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -23,11 +23,6 @@ class Reply:
     crisis: bool = False
 
 
-ACTION_KINDS = frozenset(
-    {"topic", "topics", "feedback", "specialist", "language", "forget", "menu", "privacy", "help"}
-)
-
-
 def numbered(reply: Reply) -> str:
     """Plain-text rendering of a reply's actions as a numbered list (Instagram, console)."""
     if not reply.actions:

@@ -177,14 +177,6 @@ class EventRepository:
             rows = await cur.fetchall()
         return [Event(**dict(row)) for row in rows]
 
-    async def counts(self) -> dict[tuple[str, str | None], int]:
-        """Event counts by kind and outcome, for reports and doctor."""
-        async with self._db.execute(
-            "SELECT kind, outcome, COUNT(*) AS n FROM events GROUP BY kind, outcome"
-        ) as cur:
-            rows = await cur.fetchall()
-        return {(row["kind"], row["outcome"]): int(row["n"]) for row in rows}
-
 
 class SpecialistRequestRepository:
     """Requests for a human specialist, waiting for the queue."""
