@@ -113,6 +113,13 @@ class InstagramSettings(_Section):
     password: str | None = None
 
 
+class QueueSettings(_Section):
+    # topic id -> the skill its tickets need (theology, psychology, law, social)
+    topic_skills: dict[str, Literal["theology", "psychology", "law", "social"]] = Field(
+        default_factory=dict
+    )
+
+
 class PrivacySettings(_Section):
     retention_days: int = Field(180, ge=1)
 
@@ -134,6 +141,7 @@ class Settings(_Section):
     crisis: CrisisSettings = CrisisSettings()
     telegram: TelegramSettings = TelegramSettings()
     instagram: InstagramSettings = InstagramSettings()
+    queue: QueueSettings = QueueSettings()
     privacy: PrivacySettings = PrivacySettings()
     logging: LoggingSettings = LoggingSettings()
     source: str = Field("defaults", exclude=True)

@@ -127,7 +127,7 @@ def test_forget_then_yes_erases(runs: dict[str, Run]) -> None:
     assert "1. Да, удалить всё" in out
     assert "Готово: всё о вас удалено." in out
     assert people(run) == 0
-    assert run.query("SELECT COUNT(*) FROM specialist_requests") == [(0,)]
+    assert run.query("SELECT COUNT(*) FROM tickets") == [(0,)]
     assert len(run.query("SELECT * FROM events")) >= 2  # the anonymous log stays
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from bot.app import App
 from bot.core.replies import Action
-from bot.storage import EventRepository, Person, SpecialistRequestRepository
+from bot.storage import EventRepository, Person, TicketRepository
 from tests.helpers import Clock
 
 CHANNEL = "console"
@@ -115,7 +115,7 @@ async def test_crisis_wins_over_topics(crisis_app: App, clock: Clock) -> None:
     assert "Единая служба спасения" in reply.text
     assert "джихад" not in reply.text.lower()
     assert kinds(reply.actions) == ["specialist"]
-    (request,) = await SpecialistRequestRepository(app.db.connection).waiting()
+    (request,) = await TicketRepository(app.db.connection).waiting()
     assert request.person_id == person.id
     assert request.priority == "urgent"
     assert request.reason == "crisis:self_harm"
@@ -140,7 +140,7 @@ async def test_crisis_escalates_an_open_request(crisis_app: App) -> None:
     person = await person_in(app)
     await app.conversations.request_specialist(person, CHANNEL)
     await app.conversations.ask(person, "не хочу жить", CHANNEL, "plain")
-    (request,) = await SpecialistRequestRepository(app.db.connection).waiting()
+    (request,) = await TicketRepository(app.db.connection).waiting()
     assert request.priority == "urgent"
     assert request.reason == "crisis:self_harm"
 
@@ -208,7 +208,7 @@ async def test_did_not_help_offers_a_specialist(app: App) -> None:
     assert event.outcome == "not_helped"
     # choosing the offered specialist records a normal request with the topic
     await conv.request_specialist(person, CHANNEL, topic_id="takfir")
-    (request,) = await SpecialistRequestRepository(app.db.connection).waiting()
+    (request,) = await TicketRepository(app.db.connection).waiting()
     assert (request.priority, request.topic_id, request.language) == ("normal", "takfir", "ru")
 
 
@@ -225,18 +225,30 @@ async def test_request_specialist_twice_does_not_duplicate(app: App) -> None:
     person = await person_in(app)
     first = await conv.request_specialist(person, CHANNEL)
     second = await conv.request_specialist(person, CHANNEL)
-    assert first.text == conv.t(
-        "ru",
-        "Your request has been passed to a specialist. A specialist will write to you here; "
-        "you do not need to do anything else.",
+    place = conv.t("ru", "You are number {position} in line.", position=1)
+    assert (
+        first.text
+        == conv.t(
+            "ru",
+            "Your request has been passed to a specialist. A specialist will write to you here; "
+            "you do not need to do anything else.",
+        )
+        + " "
+        + place
     )
-    assert second.text == conv.t(
-        "ru", "Your request is already in the queue. A specialist will write to you here."
+    assert (
+        second.text
+        == conv.t(
+            "ru", "Your request is already in the queue. A specialist will write to you here."
+        )
+        + " "
+        + place
     )
-    assert len(await SpecialistRequestRepository(app.db.connection).waiting()) == 1
+    assert len(await TicketRepository(app.db.connection).waiting()) == 1
     other = await person_in(app, "p2")
-    await conv.request_specialist(other, CHANNEL)
-    assert len(await SpecialistRequestRepository(app.db.connection).waiting()) == 2
+    third = await conv.request_specialist(other, CHANNEL)
+    assert third.text.endswith(conv.t("ru", "You are number {position} in line.", position=2))
+    assert len(await TicketRepository(app.db.connection).waiting()) == 2
 
 
 async def test_forget_erases_the_person_and_their_requests(app: App) -> None:
@@ -255,10 +267,10 @@ async def test_forget_erases_the_person_and_their_requests(app: App) -> None:
         "ru", "Done: everything about you has been erased. If you write again, we start afresh."
     )
     assert await app.people.get(person.id) is None
-    assert await SpecialistRequestRepository(app.db.connection).waiting() == []
+    assert await TicketRepository(app.db.connection).waiting() == []
     rows = await all_rows(app.db.connection)
     assert rows["people"] == []
-    assert rows["specialist_requests"] == []
+    assert rows["tickets"] == []
     assert len(rows["events"]) == 2  # the anonymous log stays
     again, new = await app.people.identify(CHANNEL, "p1")
     assert new
@@ -336,5 +348,5 @@ async def test_the_answer_buttons_work(app: App) -> None:
         ("topic_opened", None, related.value),
         ("specialist_requested", "asked", "jihad-meaning"),
     ]
-    (request,) = await SpecialistRequestRepository(app.db.connection).waiting()
+    (request,) = await TicketRepository(app.db.connection).waiting()
     assert request.topic_id == "jihad-meaning"

@@ -14,7 +14,7 @@ from bot.storage import (
     Database,
     EventRepository,
     PeopleRepository,
-    SpecialistRequestRepository,
+    TicketRepository,
 )
 from bot.storage.db import DatabaseError, migrations
 from tests.helpers import Clock
@@ -48,7 +48,7 @@ async def test_open_creates_folders_and_migrates(db: Database, db_path: Path) ->
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == len(migrations())
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"people", "events", "specialist_requests"} <= tables
+    assert {"people", "events", "tickets"} <= tables
 
 
 async def test_reopening_is_idempotent(db_path: Path, clock: Clock) -> None:
@@ -74,9 +74,7 @@ async def test_wal_and_foreign_keys_are_on(db: Database) -> None:
 async def test_foreign_keys_are_enforced(db: Database, clock: Clock) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         async with db.transaction() as conn:
-            await SpecialistRequestRepository(conn).add(
-                9999, "normal", "asked", "ru", None, clock.now()
-            )
+            await TicketRepository(conn).add(9999, "normal", "asked", "ru", None, clock.now())
 
 
 async def test_transaction_rolls_back_on_error(db: Database, clock: Clock) -> None:
@@ -195,7 +193,7 @@ async def test_forget_cascades_to_requests_and_keeps_events(db: Database, clock:
     person, _ = await people.identify("telegram", "7", "kk")
     other, _ = await people.identify("telegram", "8", "ru")
     async with db.transaction() as conn:
-        requests = SpecialistRequestRepository(conn)
+        requests = TicketRepository(conn)
         await requests.add(person.id, "urgent", "crisis:self_harm", "kk", None, clock.now())
         await requests.add(other.id, "normal", "asked", "ru", "takfir", clock.now())
         await EventRepository(conn).add("crisis", "telegram", clock.now(), outcome="self_harm")
@@ -203,7 +201,7 @@ async def test_forget_cascades_to_requests_and_keeps_events(db: Database, clock:
     assert await people.forget(person) is True
     assert await people.get(person.id) is None
     assert await PeopleRepository(db.connection).find("telegram", "7") is None
-    waiting = await SpecialistRequestRepository(db.connection).waiting()
+    waiting = await TicketRepository(db.connection).waiting()
     assert [r.person_id for r in waiting] == [other.id]
     assert len(await EventRepository(db.connection).list()) == 2
     assert await people.forget(person) is False  # already gone
@@ -214,15 +212,13 @@ async def test_waiting_requests_urgent_first(db: Database, clock: Clock) -> None
     first, _ = await people.identify("telegram", "1")
     second, _ = await people.identify("telegram", "2")
     async with db.transaction() as conn:
-        await SpecialistRequestRepository(conn).add(
-            first.id, "normal", "asked", "ru", None, clock.now()
-        )
+        await TicketRepository(conn).add(first.id, "normal", "asked", "ru", None, clock.now())
     clock.advance(60)
     async with db.transaction() as conn:
-        await SpecialistRequestRepository(conn).add(
+        await TicketRepository(conn).add(
             second.id, "urgent", "crisis:life_threat", "ru", None, clock.now()
         )
-    waiting = await SpecialistRequestRepository(db.connection).waiting()
+    waiting = await TicketRepository(db.connection).waiting()
     assert [r.person_id for r in waiting] == [second.id, first.id]
 
 

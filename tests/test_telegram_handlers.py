@@ -18,7 +18,7 @@ from aiogram.types import Location, PhotoSize, Sticker, Voice
 
 from bot.app import App, create_app
 from bot.config import load_settings
-from bot.storage import EventRepository, PeopleRepository, SpecialistRequestRepository
+from bot.storage import EventRepository, PeopleRepository, TicketRepository
 from bot.telegram.dispatcher import create_dispatcher
 from bot.telegram.retry import RetryMiddleware
 from tests.mocked_bot import RecordingSession, make_bot
@@ -157,7 +157,7 @@ async def test_did_not_help_offers_a_specialist(
     await dp.feed_update(bot, callback_update("a:specialist:takfir"))
     person = await person_of(tg_app)
     assert person is not None
-    request = await SpecialistRequestRepository(tg_app.db.connection).open_for(person.id)
+    request = await TicketRepository(tg_app.db.connection).open_for(person.id)
     assert request is not None
     assert request.topic_id == "takfir"
     assert request.priority == "normal"
@@ -180,7 +180,7 @@ async def test_crisis_reply_with_contacts_and_urgent_request(
     await dp.feed_update(bot, message_update("я больше не хочу жить, хочу покончить с собой"))
     (reply,) = session.sent()
     assert "112" in reply.text
-    waiting = await SpecialistRequestRepository(tg_app.db.connection).waiting()
+    waiting = await TicketRepository(tg_app.db.connection).waiting()
     assert waiting
     assert waiting[0].priority == "urgent"
 
@@ -223,7 +223,7 @@ async def test_forget_confirms_then_erases(
     assert await person_of(tg_app) is not None
     await dp.feed_update(bot, callback_update("a:forget:yes"))
     assert await person_of(tg_app) is None
-    assert await SpecialistRequestRepository(tg_app.db.connection).waiting() == []
+    assert await TicketRepository(tg_app.db.connection).waiting() == []
     events = await EventRepository(tg_app.db.connection).list()
     assert events, "aggregate events survive erasure"
 

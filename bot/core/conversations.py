@@ -16,7 +16,8 @@ from bot.core.people import PeopleService, utc_now
 from bot.core.replies import Action, Reply
 from bot.core.safety import CrisisDetector, CrisisHit
 from bot.core.text import clean, detect_language, has_letters
-from bot.storage import Database, EventRepository, Person, SpecialistRequestRepository
+from bot.core.tickets import TicketService
+from bot.storage import Database, Person
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def _messages() -> tuple[str, ...]:
             "you do not need to do anything else."
         ),
         N_("Your request is already in the queue. A specialist will write to you here."),
+        N_("You are number {position} in line."),
+        N_("A specialist is already handling your request."),
         N_("Language set: English."),
         N_("Please write your question in words, and I will try to help."),
         N_("Your message is very long, so I read only its beginning. Short questions work best."),
@@ -158,6 +161,7 @@ class ConversationService:
         people: PeopleService,
         clock: Callable[[], datetime] = utc_now,
         events: EventLog | None = None,
+        tickets: TicketService | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -167,6 +171,7 @@ class ConversationService:
         self.people = people
         self.clock = clock
         self.events = events or EventLog(db, clock)
+        self.tickets = tickets or TicketService(db, clock, settings.queue.topic_skills)
         self.scripts: dict[str, Script] = content.served(settings.content.serve_statuses)
         self.classifier = Classifier(settings, matcher, crisis)
 
@@ -332,41 +337,27 @@ class ConversationService:
         topic_id: str | None = None,
         urgent: bool = False,
     ) -> Reply:
-        """Record a request for a human; the specialist queue turns it into a ticket."""
+        """Open a ticket for a human (or find the open one) and say where the person stands."""
         lang = self.language_of(person)
-        now = self.clock()
-        async with self.db.transaction() as conn:
-            repo = SpecialistRequestRepository(conn)
-            existing = await repo.open_for(person.id)
-            if existing is not None:
-                if urgent and existing.priority != "urgent":
-                    await repo.escalate(existing.id, reason)
-            else:
-                await repo.add(
-                    person.id, "urgent" if urgent else "normal", reason, lang, topic_id, now
-                )
-            await EventRepository(conn).add(
-                "specialist_requested",
-                channel,
-                now,
-                language=lang,
-                topic_id=topic_id,
-                outcome=reason,
+        opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
+        await self._event(
+            "specialist_requested", channel, language=lang, topic_id=topic_id, outcome=reason
+        )
+        if opened.position:
+            where = self.t(lang, "You are number {position} in line.", position=opened.position)
+        else:
+            where = self.t(lang, "A specialist is already handling your request.")
+        if not opened.new and not urgent:
+            first = self.t(
+                lang, "Your request is already in the queue. A specialist will write to you here."
             )
-        if existing is not None and not urgent:
-            return Reply(
-                self.t(
-                    lang,
-                    "Your request is already in the queue. A specialist will write to you here.",
-                )
-            )
-        return Reply(
-            self.t(
+        else:
+            first = self.t(
                 lang,
                 "Your request has been passed to a specialist. A specialist will write "
                 "to you here; you do not need to do anything else.",
             )
-        )
+        return Reply(f"{first} {where}")
 
     # --- answers ---------------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ from bot.storage.repositories import (
     EventRepository,
     PeopleRepository,
     Person,
-    SpecialistRequest,
-    SpecialistRequestRepository,
+    Ticket,
+    TicketRepository,
 )
 
 __all__ = [
@@ -16,6 +16,6 @@ __all__ = [
     "EventRepository",
     "PeopleRepository",
     "Person",
-    "SpecialistRequest",
-    "SpecialistRequestRepository",
+    "Ticket",
+    "TicketRepository",
 ]

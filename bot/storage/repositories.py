@@ -40,7 +40,9 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
-class SpecialistRequest:
+class Ticket:
+    """A citizen's request for a specialist, from waiting to assigned to closed."""
+
     id: int
     person_id: int
     priority: str
@@ -49,6 +51,11 @@ class SpecialistRequest:
     topic_id: str | None
     status: str
     created_at: str
+    skill: str
+    specialist_id: str | None
+    assigned_at: str | None
+    closed_at: str | None
+    outcome: str | None
 
 
 def _person(row: aiosqlite.Row) -> Person:
@@ -178,8 +185,12 @@ class EventRepository:
         return [Event(**dict(row)) for row in rows]
 
 
-class SpecialistRequestRepository:
-    """Requests for a human specialist, waiting for the queue."""
+_QUEUE_ORDER = "CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, created_at, id"
+OPEN_STATUSES = ("waiting", "assigned")
+
+
+class TicketRepository:
+    """Tickets: the queue, assignment and closing."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
@@ -192,36 +203,93 @@ class SpecialistRequestRepository:
         language: str,
         topic_id: str | None,
         now: datetime,
-    ) -> SpecialistRequest:
+        skill: str = "theology",
+    ) -> Ticket:
         async with self._db.execute(
-            "INSERT INTO specialist_requests (person_id, priority, reason, language, topic_id,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-            (person_id, priority, reason, language, topic_id, _ts(now)),
+            "INSERT INTO tickets (person_id, priority, reason, language, topic_id, skill,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            (person_id, priority, reason, language, topic_id, skill, _ts(now)),
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
-        return SpecialistRequest(**dict(row))
+        return Ticket(**dict(row))
 
-    async def open_for(self, person_id: int) -> SpecialistRequest | None:
+    async def get(self, ticket_id: int) -> Ticket | None:
+        async with self._db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
+
+    async def open_for(self, person_id: int) -> Ticket | None:
+        """The person's ticket that is waiting or being handled, if any."""
         async with self._db.execute(
-            "SELECT * FROM specialist_requests WHERE person_id = ? AND status = 'waiting'"
+            "SELECT * FROM tickets WHERE person_id = ? AND status IN ('waiting', 'assigned')"
             " ORDER BY id DESC LIMIT 1",
             (person_id,),
         ) as cur:
             row = await cur.fetchone()
-        return SpecialistRequest(**dict(row)) if row else None
+        return Ticket(**dict(row)) if row else None
 
-    async def escalate(self, request_id: int, reason: str) -> None:
+    async def escalate(self, ticket_id: int, reason: str) -> None:
         await self._db.execute(
-            "UPDATE specialist_requests SET priority = 'urgent', reason = ? WHERE id = ?",
-            (reason, request_id),
+            "UPDATE tickets SET priority = 'urgent', reason = ? WHERE id = ?",
+            (reason, ticket_id),
         )
 
-    async def waiting(self) -> list[SpecialistRequest]:
-        """Waiting requests, urgent first, then oldest."""
+    async def waiting(self) -> list[Ticket]:
+        """Waiting tickets, urgent first, then oldest."""
         async with self._db.execute(
-            "SELECT * FROM specialist_requests WHERE status = 'waiting'"
-            " ORDER BY CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, created_at, id"
+            f"SELECT * FROM tickets WHERE status = 'waiting' ORDER BY {_QUEUE_ORDER}"
         ) as cur:
             rows = await cur.fetchall()
-        return [SpecialistRequest(**dict(row)) for row in rows]
+        return [Ticket(**dict(row)) for row in rows]
+
+    async def position(self, ticket: Ticket) -> int:
+        """1 for the next ticket to be taken: how many waiting tickets go first, plus one."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM tickets WHERE status = 'waiting' AND ("
+            " CASE priority WHEN 'urgent' THEN 0 ELSE 1 END"
+            " < CASE ? WHEN 'urgent' THEN 0 ELSE 1 END"
+            " OR (priority = ? AND (created_at < ? OR (created_at = ? AND id < ?))))",
+            (ticket.priority, ticket.priority, ticket.created_at, ticket.created_at, ticket.id),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) + 1 if row else 1
+
+    async def count_assigned(self, specialist_id: str) -> int:
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM tickets WHERE specialist_id = ? AND status = 'assigned'",
+            (specialist_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def take_next(
+        self,
+        specialist_id: str,
+        languages: tuple[str, ...],
+        skills: tuple[str, ...],
+        now: datetime,
+    ) -> Ticket | None:
+        """Assign the best waiting ticket this specialist can take; one statement, so two
+        specialists can never take the same ticket."""
+        if not languages or not skills:
+            return None
+        langs = ",".join("?" * len(languages))
+        wanted = ",".join("?" * len(skills))
+        async with self._db.execute(
+            "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?"
+            " WHERE status = 'waiting' AND id = (SELECT id FROM tickets WHERE status = 'waiting'"
+            f" AND language IN ({langs}) AND skill IN ({wanted}) ORDER BY {_QUEUE_ORDER} LIMIT 1)"
+            " RETURNING *",
+            (specialist_id, _ts(now), *languages, *skills),
+        ) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
+
+    async def close(self, ticket_id: int, status: str, outcome: str | None, now: datetime) -> bool:
+        cursor = await self._db.execute(
+            "UPDATE tickets SET status = ?, outcome = ?, closed_at = ?"
+            " WHERE id = ? AND status IN ('waiting', 'assigned')",
+            (status, outcome, _ts(now), ticket_id),
+        )
+        return cursor.rowcount > 0
