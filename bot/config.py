@@ -90,6 +90,7 @@ class ThrottleSettings(_Section):
 
 class TelegramSettings(_Section):
     token: str | None = None
+    specialists_chat_id: int | None = None
     mode: Literal["polling", "webhook"] = "polling"
     api_server: str | None = None
     webhook_url: str | None = None
@@ -111,6 +112,15 @@ class InstagramSettings(_Section):
     enabled: bool = False
     username: str | None = None
     password: str | None = None
+
+
+class SpecialistSettings(_Section):
+    telegram_id: int
+    name: str = Field(min_length=1, max_length=64)
+    skills: tuple[Literal["theology", "psychology", "law", "social"], ...] = Field(min_length=1)
+    languages: tuple[LanguageCode, ...] = Field(min_length=1)
+    gender: Literal["female", "male"] | None = None
+    max_open: int = Field(5, ge=1, le=100)
 
 
 class QueueSettings(_Section):
@@ -142,6 +152,8 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     instagram: InstagramSettings = InstagramSettings()
     queue: QueueSettings = QueueSettings()
+    specialists: tuple[SpecialistSettings, ...] = ()
+    coordinators: tuple[int, ...] = ()
     privacy: PrivacySettings = PrivacySettings()
     logging: LoggingSettings = LoggingSettings()
     source: str = Field("defaults", exclude=True)
@@ -162,6 +174,16 @@ class Settings(_Section):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("an IANA time zone such as Asia/Almaty") from None
+        return value
+
+    @field_validator("specialists")
+    @classmethod
+    def _specialists_unique(
+        cls, value: tuple[SpecialistSettings, ...]
+    ) -> tuple[SpecialistSettings, ...]:
+        ids = [s.telegram_id for s in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a specialist's telegram_id is listed twice")
         return value
 
     @model_validator(mode="after")

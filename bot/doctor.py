@@ -54,9 +54,20 @@ async def check_content_pack(settings: Settings) -> list[str]:
 async def check_telegram(settings: Settings) -> list[str]:
     if not settings.telegram.token:
         return ["note: no TELEGRAM_BOT_TOKEN: `make run` starts the terminal chat"]
-    from bot.telegram.runner import check_token
+    from bot.telegram.runner import check_token, create_bot
+    from bot.telegram.workspace import check_specialists_group
 
-    return [await check_token(settings)]
+    line = await check_token(settings)
+    if not line.startswith("ok:"):
+        return [line]
+    bot = create_bot(settings)
+    try:
+        problems = await check_specialists_group(bot, settings)
+    finally:
+        await bot.session.close()
+    if settings.telegram.specialists_chat_id is not None and not problems:
+        return [line, "ok: the specialists' group is a forum and the bot may manage topics"]
+    return [line, *problems]
 
 
 CHECKS: tuple[Check, ...] = (check_database, check_content_pack, check_telegram)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.config import Settings
 from bot.storage import Database, Person, Ticket, TicketRepository
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,21 @@ class Opened:
     ticket: Ticket
     new: bool
     position: int
+
+
+def specialists_from(settings: Settings) -> dict[str, Specialist]:
+    """The registered specialists by Telegram user id."""
+    return {
+        str(s.telegram_id): Specialist(
+            user_id=str(s.telegram_id),
+            display_name=s.name,
+            skills=tuple(s.skills),
+            languages=tuple(s.languages),
+            max_open=s.max_open,
+            gender=s.gender,
+        )
+        for s in settings.specialists
+    }
 
 
 class TicketService:

@@ -22,6 +22,7 @@ from bot.telegram.dispatcher import create_dispatcher
 from bot.telegram.middlewares import CHANNEL
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
+from bot.telegram.workspace import check_specialists_group
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
             return 2
         log.info("running on Telegram as @%s (%s mode)", me.username, settings.telegram.mode)
         await set_commands(bot, app)
+        for problem in await check_specialists_group(bot, settings):
+            log.warning("specialists' group: %s", problem)
         worker.start()
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
