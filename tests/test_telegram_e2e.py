@@ -26,7 +26,9 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
     await emu.stop()
 
 
-def e2e_settings(tmp_path: Path, emu: BotAPIEmulator, token: str = TOKEN) -> Settings:
+def e2e_settings(
+    tmp_path: Path, emu: BotAPIEmulator, token: str = TOKEN, **extra: str
+) -> Settings:
     return load_settings(
         ROOT / "config.yaml",
         environ={
@@ -34,6 +36,7 @@ def e2e_settings(tmp_path: Path, emu: BotAPIEmulator, token: str = TOKEN) -> Set
             "TELEGRAM_API_SERVER": f"http://127.0.0.1:{emu.port}",
             "SENIM_DATABASE__PATH": str(tmp_path / "e2e.sqlite3"),
             "SENIM_CONTENT__PATH": str(ROOT / "content"),
+            **extra,
         },
     )
 
@@ -140,18 +143,13 @@ async def test_webhook_mode_registers_and_answers_updates(
     with socket.socket() as probe:  # a free local port for the webhook listener
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = load_settings(
-        ROOT / "config.yaml",
-        environ={
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_SERVER": f"http://127.0.0.1:{emulator.port}",
-            "SENIM_DATABASE__PATH": str(tmp_path / "webhook.sqlite3"),
-            "SENIM_CONTENT__PATH": str(ROOT / "content"),
-            "SENIM_TELEGRAM__MODE": "webhook",
-            "SENIM_TELEGRAM__WEBHOOK_URL": "https://bot.example.org/telegram",
-            "SENIM_TELEGRAM__WEBHOOK_SECRET": "s3cret-token",
-            "SENIM_TELEGRAM__LISTEN_PORT": str(port),
-        },
+    settings = e2e_settings(
+        tmp_path,
+        emulator,
+        SENIM_TELEGRAM__MODE="webhook",
+        SENIM_TELEGRAM__WEBHOOK_URL="https://bot.example.org/telegram",
+        SENIM_TELEGRAM__WEBHOOK_SECRET="s3cret-token",
+        SENIM_TELEGRAM__LISTEN_PORT=str(port),
     )
     task = asyncio.create_task(run_telegram(settings, handle_signals=False))
     try:
