@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
-from tests.helpers import BOT, REPO, subprocess_env, write_config
+from tests.helpers import REPO, run_bot, subprocess_env, write_config
 
 
 def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,22 +87,8 @@ def test_config_choice_on_the_command_line(tmp_path: Path) -> None:
     """--config and SENIM_CONFIG reach the program: a broken file named either way is read."""
     bad = tmp_path / "chosen.yaml"
     bad.write_text("colour: red\n", encoding="utf-8")
-    by_flag = subprocess.run(
-        [*BOT, "--config", str(bad), "doctor"],
-        cwd=REPO,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    by_env = subprocess.run(
-        [*BOT, "doctor"],
-        cwd=REPO,
-        env=subprocess_env(SENIM_CONFIG=str(bad)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    by_flag = run_bot(["--config", str(bad), "doctor"])
+    by_env = run_bot(["doctor"], env=subprocess_env(SENIM_CONFIG=str(bad)))
     for result in (by_flag, by_env):
         assert result.returncode == 2
         assert "chosen.yaml" in result.stderr
@@ -178,14 +163,7 @@ def test_bad_config_is_one_clear_message(tmp_path: Path, case: str) -> None:
 def test_bad_config_exits_2_without_traceback(tmp_path: Path, case: str, key: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_CONFIGS[case][0], encoding="utf-8")
-    result = subprocess.run(
-        [*BOT, "--config", str(bad), "doctor"],
-        cwd=REPO,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["--config", str(bad), "doctor"])
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert key in result.stderr
@@ -196,14 +174,7 @@ def test_bad_config_exits_2_without_traceback(tmp_path: Path, case: str, key: st
 
 def test_missing_explicit_file_exits_2(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
-    result = subprocess.run(
-        [*BOT, "--config", str(missing), "doctor"],
-        cwd=REPO,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["--config", str(missing), "doctor"])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{missing}: no such config file" in result.stderr

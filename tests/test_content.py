@@ -24,14 +24,12 @@ from bot.content import (
 from bot.core.conversations import UI_MESSAGES
 from bot.storage import EventRepository
 from tests.helpers import (
-    BOT,
     CONTENT,
     LANGUAGES,
     REAL_CRISIS,
-    REPO,
     TEST_CRISIS_YAML,
     Clock,
-    subprocess_env,
+    run_bot,
     write_config,
 )
 
@@ -359,14 +357,7 @@ def run_check(tmp_path: Path, content: Path) -> subprocess.CompletedProcess[str]
         tmp_path / "check.yaml",
         {"content": {"path": str(content)}, "database": {"path": str(tmp_path / "c.sqlite3")}},
     )
-    return subprocess.run(
-        [*BOT, "--config", str(config), "content", "check"],
-        cwd=REPO,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_bot(["--config", str(config), "content", "check"])
 
 
 def test_content_check_command_on_a_broken_pack(pack: Path, tmp_path: Path) -> None:
