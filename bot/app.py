@@ -10,8 +10,10 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.content import ContentPack, load_content
+from bot.core.broadcasts import BroadcastService
 from bot.core.conversations import ConversationService
 from bot.core.events import EventLog
+from bot.core.lectures import LectureService
 from bot.core.matcher import Matcher
 from bot.core.people import PeopleService, utc_now
 from bot.core.safety import CrisisClassifier, CrisisDetector
@@ -33,6 +35,8 @@ class App:
     people: PeopleService
     conversations: ConversationService
     outbox: Outbox
+    lectures: LectureService
+    broadcasts: BroadcastService
 
     async def close(self) -> None:
         await self.conversations.events.stop()
@@ -91,4 +95,9 @@ async def create_app(
     events = EventLog(db, clock, settings.database.event_flush_seconds)
     events.start()
     conversations = ConversationService(settings, db, pack, matcher, crisis, people, clock, events)
-    return App(settings, db, pack, matcher, crisis, people, conversations, Outbox(db, clock))
+    outbox = Outbox(db, clock)
+    lectures = LectureService(settings, db, pack, outbox, clock)
+    broadcasts = BroadcastService(settings, db, pack, outbox, clock)
+    return App(
+        settings, db, pack, matcher, crisis, people, conversations, outbox, lectures, broadcasts
+    )

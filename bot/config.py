@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
@@ -130,6 +131,39 @@ class QueueSettings(_Section):
     )
 
 
+def _clock_time(value: str) -> str:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not match:
+        raise ValueError("a local time of day as HH:MM, for example 09:00")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+class LectureSettings(_Section):
+    # Reminders before a lecture starts, in hours (fractions allowed: 0.5 is half an hour).
+    reminder_offsets_hours: tuple[float, ...] = Field((24.0, 1.0), max_length=5)
+
+    @field_validator("reminder_offsets_hours")
+    @classmethod
+    def _offsets(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < v <= 24 * 14 for v in value):
+            raise ValueError("each offset must be more than 0 and at most 336 hours")
+        if len(set(value)) != len(value):
+            raise ValueError("an offset is listed twice")
+        return tuple(sorted(value, reverse=True))
+
+
+class LiveSettings(_Section):
+    announce_time: str = "09:00"
+    channel_id: int | str | None = None
+    grace_minutes: int = Field(120, ge=0, le=24 * 60)
+    plan_check_time: str = "18:00"
+
+    @field_validator("announce_time", "plan_check_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        return _clock_time(value)
+
+
 class PrivacySettings(_Section):
     retention_days: int = Field(180, ge=1)
 
@@ -154,6 +188,8 @@ class Settings(_Section):
     queue: QueueSettings = QueueSettings()
     specialists: tuple[SpecialistSettings, ...] = ()
     coordinators: tuple[int, ...] = ()
+    lectures: LectureSettings = LectureSettings()
+    live: LiveSettings = LiveSettings()
     privacy: PrivacySettings = PrivacySettings()
     logging: LoggingSettings = LoggingSettings()
     source: str = Field("defaults", exclude=True)

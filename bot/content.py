@@ -27,7 +27,7 @@ Format = Literal["html", "plain"]
 FORMATS: tuple[Format, ...] = ("html", "plain")
 TELEGRAM_LIMIT = 4096
 SCRIPT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TEMPLATE_NAMES = ("crisis", "out_of_scope")
+TEMPLATE_NAMES = ("crisis", "out_of_scope", "reminder", "live_announcement")
 CRISIS_CATEGORIES = ("self_harm", "harm_others", "life_threat")
 
 
@@ -320,6 +320,22 @@ def sample_context(pack: ContentPack, lang: str, org: str = "Senim") -> dict[str
         "lang": lang,
         "org": org,
         "contacts": [{"name": "Emergency", "phone": "112"}],
+        "lecture": {
+            "title": "Sample & lecture",
+            "when": "02.06.2025 18:00",
+            "city": "Almaty",
+            "place": "Library <hall> 2",
+            "link": "https://example.org/live",
+            "lecturer": "A. Lecturer",
+        },
+        "hours": 24,
+        "live": {
+            "title": "Sample & broadcast",
+            "host": "A. Host",
+            "time": "20:00",
+            "link": "https://example.org/live",
+            "date": "02.06.2025",
+        },
     }
 
 

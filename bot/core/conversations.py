@@ -11,6 +11,8 @@ from typing import Any
 from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError, Script
 from bot.core.events import EventLog
+from bot.core.lectures import CITIZEN_COMMANDS
+from bot.core.lectures import ui_messages as lecture_messages
 from bot.core.matcher import Matcher, MatchResult
 from bot.core.people import PeopleService, utc_now
 from bot.core.replies import Action, Reply
@@ -102,9 +104,12 @@ COMMANDS = (
     ("privacy", N_("What is stored and who sees it")),
     ("forget", N_("Erase everything about me")),
     ("help", N_("What this bot can do")),
+    *CITIZEN_COMMANDS,
 )
 
-UI_MESSAGES = tuple(dict.fromkeys([*_messages(), *(text for _name, text in COMMANDS)]))
+UI_MESSAGES = tuple(
+    dict.fromkeys([*_messages(), *(text for _name, text in COMMANDS), *lecture_messages()])
+)
 
 
 class Classifier:
