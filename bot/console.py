@@ -22,6 +22,8 @@ COMMANDS = (
     "/privacy",
     "/forget",
     "/specialist",
+    "/lectures",
+    "/live",
     "/quit",
 )
 
@@ -57,10 +59,28 @@ class ConsoleChat:
 
     async def act(self, action: Action) -> Reply:
         person = await self._person()
+        if action.kind in ("lecture", "live"):
+            return await self.schedule_action(person, action)
         self.person, reply = await self.app.conversations.act(person, action, CHANNEL, "plain")
         if action.kind == "forget" and action.value == "yes":
             self.person = None
         return reply
+
+    async def schedule_action(self, person: Person, action: Action) -> Reply:
+        """Lecture and live-broadcast options; a calendar file is printed as text."""
+        lectures = self.app.lectures
+        if action.kind == "live":
+            if action.value in ("sub", "unsub"):
+                return await lectures.set_live_subscription(person, action.value == "sub")
+            return await lectures.live(person, "plain")
+        outcome = await lectures.act(person, action.value, "plain")
+        if outcome.document is None:
+            return outcome.reply
+        calendar = outcome.document.content.decode("utf-8").replace("\r\n", "\n")
+        return Reply(
+            f"{outcome.reply.text}\n{outcome.document.filename}:\n\n{calendar}",
+            outcome.reply.actions,
+        )
 
     async def handle(self, line: str) -> bool:
         """Answer one line; False when the person wants to leave."""
@@ -73,6 +93,13 @@ class ConsoleChat:
             return True
         if text.startswith("/"):
             person = await self._person()
+            name = text.split()[0].lower()
+            if name == "/lectures":
+                self.show(await self.app.lectures.listing(person, None, "plain"))
+                return True
+            if name == "/live":
+                self.show(await self.app.lectures.live(person, "plain"))
+                return True
             self.show(await self.app.conversations.command(person, text.split()[0], CHANNEL))
             return True
         person = await self._person()

@@ -354,3 +354,29 @@ async def test_alert_reaches_every_coordinator_once(make_app: AppFactory) -> Non
 def test_clock_starts_on_a_monday_morning(clock: Clock) -> None:
     assert clock.now() == datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
     assert clock.now() + timedelta(days=1) > clock.now()
+
+
+# --- the console -------------------------------------------------------------------------------
+
+
+async def test_console_lectures_and_live_with_numbered_options(app: App) -> None:
+    import io
+
+    from bot.console import ConsoleChat
+
+    lecture = await app.lectures.create(app.lectures.validate(lecture_fields()))
+    out = io.StringIO()
+    chat = ConsoleChat(app, out, person_key="local:test")
+    await chat.begin("en")
+    await chat.handle("/lectures")
+    assert "1. Traditional Islam & the law" in out.getvalue()
+    assert "1. ✓ 1. I will attend" in out.getvalue()
+    await chat.handle("1")
+    assert "You are signed up for “Traditional Islam & the law”" in out.getvalue()
+    await chat.handle("1")  # the reply's first option: add to calendar
+    assert "BEGIN:VCALENDAR" in out.getvalue()
+    assert await app.lectures.repo.attendee_count(lecture.id) == 1
+    await chat.handle("/live")
+    assert "No live broadcast is planned yet." in out.getvalue()
+    await chat.handle("1")
+    assert "Done: every day you will get the announcement" in out.getvalue()

@@ -363,18 +363,17 @@ class LectureService:
         lecture = await self.repo.get(int(arg)) if arg.isdigit() else None
         if op not in ("attend", "unattend", "ics") or lecture is None:
             return Outcome(Reply(self.t(lang, "This lecture is no longer available.")))
+        title = escape(lecture.title) if fmt == "html" else lecture.title
         if op == "ics":
             return Outcome(
-                Reply(self.t(lang, "Calendar file for “{title}”.", title=lecture.title)),
+                Reply(self.t(lang, "Calendar file for “{title}”.", title=title)),
                 self.calendar_file(lecture),
             )
         if op == "unattend":
             async with self.db.transaction() as conn:
                 await LectureRepository(conn).cancel_sign_up(lecture.id, person.id)
             return Outcome(
-                Reply(
-                    self.t(lang, "Your sign-up for “{title}” is cancelled.", title=lecture.title)
-                )
+                Reply(self.t(lang, "Your sign-up for “{title}” is cancelled.", title=title))
             )
         if not lecture.active or lecture.starts_at <= self.clock():
             return Outcome(Reply(self.t(lang, "This lecture is no longer available.")))
@@ -383,7 +382,7 @@ class LectureService:
         text = self.t(
             lang,
             "You are signed up for “{title}”. I will remind you before it starts.",
-            title=lecture.title,
+            title=title,
         )
         return Outcome(
             Reply(
@@ -451,7 +450,7 @@ class LectureService:
                 return plan
         return None
 
-    async def live(self, person: Person) -> Reply:
+    async def live(self, person: Person, fmt: Format = "html") -> Reply:
         """/live: the next broadcast, and the subscribe or unsubscribe button."""
         lang = self.lang(person.language)
         plan = await self.next_live()
@@ -462,12 +461,12 @@ class LectureService:
             text = self.t(
                 lang,
                 "Next live broadcast: “{title}” with {host}, {when}.",
-                title=plan.title,
-                host=plan.host,
+                title=escape(plan.title) if fmt == "html" else plan.title,
+                host=escape(plan.host) if fmt == "html" else plan.host,
                 when=when,
             )
             if plan.link:
-                text += f"\n{plan.link}"
+                text += "\n" + (escape(plan.link) if fmt == "html" else plan.link)
         subscribed = await SubscriptionRepository(self.db.connection).has(person.id, "live")
         if subscribed:
             text += "\n\n" + self.t(lang, "You are subscribed to the daily announcement.")
@@ -533,9 +532,9 @@ class LectureService:
                 self.t(
                     self.lang(r.language),
                     "New lecture: “{title}”, {when}, {city}. Send /lectures to sign up.",
-                    title=lecture.title,
+                    title=escape(lecture.title),
                     when=self.when(lecture.starts_at),
-                    city=lecture.city,
+                    city=escape(lecture.city),
                 ),
             )
             for r in subscribers
@@ -578,7 +577,7 @@ class LectureService:
                 lambda lang: self.t(
                     lang,
                     "Moved: the lecture “{title}” is now on {when}.",
-                    title=new.title,
+                    title=escape(new.title),
                     when=self.when(new.starts_at),
                 ),
             )
@@ -601,7 +600,7 @@ class LectureService:
             lambda lang: self.t(
                 lang,
                 "Cancelled: the lecture “{title}” on {when} will not take place. We are sorry.",
-                title=lecture.title,
+                title=escape(lecture.title),
                 when=self.when(lecture.starts_at),
             ),
         )

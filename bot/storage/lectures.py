@@ -186,6 +186,14 @@ class LectureRepository:
         ) as cur:
             return [r["city"] for r in await cur.fetchall()]
 
+    async def all_cities(self) -> list[str]:
+        """Every city of a lecture or a lecture subscription, for choosing an audience."""
+        async with self._db.execute(
+            "SELECT city FROM lectures UNION SELECT city FROM subscriptions WHERE city != ''"
+            " ORDER BY city"
+        ) as cur:
+            return [r["city"] for r in await cur.fetchall()]
+
     async def sign_up(self, lecture_id: int, person_id: int, now: datetime) -> bool:
         cursor = await self._db.execute(
             "INSERT INTO lecture_signups (lecture_id, person_id, created_at) VALUES (?, ?, ?)"

@@ -19,6 +19,8 @@ class Kind(StrEnum):
     menu = "menu"
     privacy = "privacy"
     help = "help"
+    lecture = "lecture"
+    live = "live"
 
 
 class ActionData(CallbackData, prefix="a"):

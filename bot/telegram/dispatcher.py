@@ -10,9 +10,12 @@ from aiogram import Dispatcher
 
 from bot.app import App
 from bot.config import Settings
+from bot.core.broadcasts import BroadcastService
 from bot.core.conversations import ConversationService
+from bot.core.lectures import LectureService
 from bot.core.people import PeopleService
-from bot.telegram import handlers
+from bot.telegram import coordinator, handlers, lectures
+from bot.telegram.coordinator import ProgressTracker
 from bot.telegram.middlewares import PersonMiddleware, ThrottlingMiddleware
 
 
@@ -23,14 +26,24 @@ class Dependencies(TypedDict):
     settings: Settings
     conversations: ConversationService
     people: PeopleService
+    lectures: LectureService
+    broadcasts: BroadcastService
+    progress: ProgressTracker
 
 
-def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic) -> Dispatcher:
+def create_dispatcher(
+    app: App,
+    monotonic: Callable[[], float] = time.monotonic,
+    progress: ProgressTracker | None = None,
+) -> Dispatcher:
     deps = Dependencies(
         app=app,
         settings=app.settings,
         conversations=app.conversations,
         people=app.people,
+        lectures=app.lectures,
+        broadcasts=app.broadcasts,
+        progress=progress or ProgressTracker(app.broadcasts),
     )
     dp = Dispatcher(**deps)
     throttle = app.settings.telegram.throttle
@@ -41,5 +54,7 @@ def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic)
     for observer in (dp.message, dp.edited_message, dp.callback_query):
         observer.outer_middleware(throttling)
         observer.outer_middleware(person)
+    dp.include_router(coordinator.create_router())
+    dp.include_router(lectures.create_router())
     dp.include_router(handlers.create_router())
     return dp

@@ -18,11 +18,13 @@ from bot.config import Settings
 from bot.content import Catalogs
 from bot.core.conversations import COMMANDS
 from bot.outbox import OutboxWorker, RateLimiter
+from bot.telegram.coordinator import ProgressTracker
 from bot.telegram.dispatcher import create_dispatcher
 from bot.telegram.middlewares import CHANNEL
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
 from bot.telegram.workspace import check_specialists_group
+from scheduler import create_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,9 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
     """Run the bot on Telegram until stopped."""
     app = await create_app(settings)
     bot = create_bot(settings)
-    dp = create_dispatcher(app)
+    progress = ProgressTracker(app.broadcasts)
+    dp = create_dispatcher(app, progress=progress)
+    schedule = create_scheduler(app.lectures, app.broadcasts, app.conversations.clock)
     outbox_bot = create_bot(settings, retries=False)
     worker = OutboxWorker(
         app.db,
@@ -128,6 +132,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         for problem in await check_specialists_group(bot, settings):
             log.warning("specialists' group: %s", problem)
         worker.start()
+        await schedule.start()
+        await progress.resume(bot, settings.default_language)
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
         else:
@@ -138,6 +144,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
                 allowed_updates=dp.resolve_used_update_types(),
             )
     finally:
+        schedule.shutdown()
+        await progress.stop()
         await worker.stop()
         await outbox_bot.session.close()
         await bot.session.close()
