@@ -1,4 +1,4 @@
-"""The command line: run, chat, doctor, content check, content eval."""
+"""The command line: run, chat, doctor, content, lectures, live-plan, scheduler preview."""
 
 from __future__ import annotations
 
@@ -36,6 +36,27 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = content_cmds.add_parser("eval", help="score the matcher on an evaluation file")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print one JSON array")
+    lectures = commands.add_parser("lectures", help="import and export lectures")
+    lecture_cmds = lectures.add_subparsers(dest="lectures_command", metavar="TOOL", required=True)
+    imports = lecture_cmds.add_parser("import", help="import lectures from a CSV or .ics file")
+    imports.add_argument("file", type=Path)
+    imports.add_argument(
+        "--skip-bad", action="store_true", help="import the valid rows even if some are bad"
+    )
+    exports = lecture_cmds.add_parser("export", help="export the lectures")
+    exports.add_argument("--ics", action="store_true", required=True, help="as iCalendar")
+    exports.add_argument("-o", "--output", type=Path, help="write to a file (default: stdout)")
+    plan = commands.add_parser("live-plan", help="the daily live-broadcast plan")
+    plan_cmds = plan.add_subparsers(dest="plan_command", metavar="TOOL", required=True)
+    plan_import = plan_cmds.add_parser("import", help="import the plan from a CSV file")
+    plan_import.add_argument("file", type=Path)
+    plan_import.add_argument(
+        "--skip-bad", action="store_true", help="import the valid rows even if some are bad"
+    )
+    sched = commands.add_parser("scheduler", help="the scheduled sends")
+    sched_cmds = sched.add_subparsers(dest="scheduler_command", metavar="TOOL", required=True)
+    preview = sched_cmds.add_parser("preview", help="every planned send with its local time")
+    preview.add_argument("--days", type=int, default=7, help="how many days ahead (default 7)")
     return parser
 
 
@@ -129,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.doctor import run_doctor
 
             return asyncio.run(run_doctor(settings))
+        if command in ("lectures", "live-plan", "scheduler"):
+            from bot.schedule_cli import run_schedule_command
+
+            return asyncio.run(run_schedule_command(settings, args))
         if args.content_command == "check":
             return _content_check(settings)
         return _content_eval(settings, args.file, args.json)

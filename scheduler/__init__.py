@@ -16,12 +16,15 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.broadcasts import BroadcastService, parse_time
 from bot.core.lectures import LectureService
 from scheduler import jobs
 
 log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 300
 
 __all__ = ["PlannedSend", "Schedule", "create_scheduler", "planned_sends"]
 
@@ -117,7 +120,9 @@ class Schedule:
 
     async def rebuild(self) -> int:
         """Replace every job with those the database implies now; returns how many."""
-        self.scheduler.remove_all_jobs()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("reminder:"):
+                job.remove()
         grace = self.settings.live.grace_minutes
         triggers = self.daily_triggers()
         self.scheduler.add_job(
@@ -127,6 +132,7 @@ class Schedule:
             id="live",
             misfire_grace_time=grace * 60 or 1,
             coalesce=True,
+            replace_existing=True,
         )
         self.scheduler.add_job(
             jobs.check_live_plan,
@@ -135,6 +141,7 @@ class Schedule:
             id="plan-check",
             misfire_grace_time=3600,
             coalesce=True,
+            replace_existing=True,
         )
         now = self.clock()
         count = 2
@@ -192,6 +199,14 @@ class Schedule:
         await self.rebuild()
         await self.catch_up()
         self.lectures.on_change(self.rebuild)
+        # Lectures imported from the command line (another process) are picked up this way.
+        self.scheduler.add_job(
+            self.rebuild,
+            IntervalTrigger(seconds=REFRESH_SECONDS),
+            id="refresh",
+            coalesce=True,
+            replace_existing=True,
+        )
         self.scheduler.start()
 
     def shutdown(self) -> None:

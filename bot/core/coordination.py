@@ -176,7 +176,9 @@ def _read_ics(
             "start": item.start,
             "duration": str(int((item.end - item.start).total_seconds() // 60)),
         }
-        if raw["venue"] and raw["city"] and raw["venue"].endswith(", " + raw["city"]):
+        if raw["city"] and raw["venue"] == raw["city"]:
+            raw["venue"] = ""  # our export writes "venue, city", or the city alone
+        elif raw["city"] and raw["venue"].endswith(", " + raw["city"]):
             raw["venue"] = raw["venue"][: -len(", " + raw["city"])]
         if not raw["city"] and raw["venue"]:
             raw["city"] = raw["venue"].rsplit(",", 1)[-1].strip()
