@@ -54,6 +54,21 @@ class Unreachable(Exception):
     """The person blocked the bot or deleted their account."""
 
 
+MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "animation")
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file to send: its kind and the platform's reference to it (a Telegram file_id)."""
+
+    kind: str
+    ref: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {self.kind!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A message to queue: the key makes it idempotent (reminder:<lecture>:<person>:<offset>)."""
@@ -65,6 +80,8 @@ class OutgoingMessage:
     actions: tuple[Action, ...] = ()
     person_id: int | None = None
     not_before: datetime | None = None
+    thread_id: int | None = None
+    media: Media | None = None
 
 
 class Sender(Protocol):
@@ -126,7 +143,16 @@ class Outbox:
             for m in messages:
                 actions = [(a.kind, a.value, a.label) for a in m.actions]
                 added += await repo.add(
-                    m.key, m.channel, m.chat_id, m.text, actions, m.person_id, now, m.not_before
+                    m.key,
+                    m.channel,
+                    m.chat_id,
+                    m.text,
+                    actions,
+                    m.person_id,
+                    now,
+                    m.not_before,
+                    m.thread_id,
+                    (m.media.kind, m.media.ref) if m.media else None,
                 )
         for channel in {m.channel for m in messages}:
             self.wake_event(channel).set()

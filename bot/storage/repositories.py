@@ -56,6 +56,23 @@ class Ticket:
     assigned_at: str | None
     closed_at: str | None
     outcome: str | None
+    thread_id: int | None = None
+    gender: str | None = None
+    previous_id: int | None = None
+    preferred_specialist: str | None = None
+    offered_to: str | None = None
+    first_reply_at: str | None = None
+    alerts: int = 0
+    next_alert_at: str | None = None
+    contact_asked_at: str | None = None
+    contact_consent_at: str | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    rating_asked: int = 0
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == "urgent"
 
 
 def _person(row: aiosqlite.Row) -> Person:
