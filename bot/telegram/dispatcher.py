@@ -12,7 +12,8 @@ from bot.app import App
 from bot.config import Settings
 from bot.core.conversations import ConversationService
 from bot.core.people import PeopleService
-from bot.telegram import handlers
+from bot.core.queue import QueueService
+from bot.telegram import handlers, staff
 from bot.telegram.middlewares import PersonMiddleware, ThrottlingMiddleware
 
 
@@ -23,6 +24,7 @@ class Dependencies(TypedDict):
     settings: Settings
     conversations: ConversationService
     people: PeopleService
+    queue: QueueService
 
 
 def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic) -> Dispatcher:
@@ -31,6 +33,7 @@ def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic)
         settings=app.settings,
         conversations=app.conversations,
         people=app.people,
+        queue=app.queue,
     )
     dp = Dispatcher(**deps)
     throttle = app.settings.telegram.throttle
@@ -41,5 +44,6 @@ def create_dispatcher(app: App, monotonic: Callable[[], float] = time.monotonic)
     for observer in (dp.message, dp.edited_message, dp.callback_query):
         observer.outer_middleware(throttling)
         observer.outer_middleware(person)
+    dp.include_router(staff.create_router(app.settings.telegram.specialists_chat_id))
     dp.include_router(handlers.create_router())
     return dp
