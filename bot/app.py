@@ -16,7 +16,10 @@ from bot.core.events import EventLog
 from bot.core.lectures import LectureService
 from bot.core.matcher import Matcher
 from bot.core.people import PeopleService, utc_now
+from bot.core.queue import QueueService
+from bot.core.roster import Roster
 from bot.core.safety import CrisisClassifier, CrisisDetector
+from bot.core.tickets import TicketService
 from bot.outbox import Outbox
 from bot.storage import Database
 
@@ -35,8 +38,15 @@ class App:
     people: PeopleService
     conversations: ConversationService
     outbox: Outbox
+    roster: Roster
+    queue: QueueService
     lectures: LectureService
     broadcasts: BroadcastService
+
+    async def on_unreachable(self, person_id: int) -> None:
+        """The outbox could not reach a person: mark them, and end their ticket if any."""
+        await self.people.mark_unreachable_by_id(person_id)
+        await self.queue.unreachable(person_id)
 
     async def close(self) -> None:
         await self.conversations.events.stop()
@@ -94,10 +104,27 @@ async def create_app(
     people = PeopleService(db, clock)
     events = EventLog(db, clock, settings.database.event_flush_seconds)
     events.start()
-    conversations = ConversationService(settings, db, pack, matcher, crisis, people, clock, events)
     outbox = Outbox(db, clock)
+    tickets = TicketService(db, clock, settings.queue.topic_skills)
+    roster = Roster(settings, db, clock)
+    await roster.load()
+    queue = QueueService(settings, db, pack, people, tickets, roster, outbox, clock)
+    conversations = ConversationService(
+        settings, db, pack, matcher, crisis, people, clock, events, tickets, queue
+    )
     lectures = LectureService(settings, db, pack, outbox, clock)
     broadcasts = BroadcastService(settings, db, pack, outbox, clock)
     return App(
-        settings, db, pack, matcher, crisis, people, conversations, outbox, lectures, broadcasts
+        settings,
+        db,
+        pack,
+        matcher,
+        crisis,
+        people,
+        conversations,
+        outbox,
+        roster,
+        queue,
+        lectures,
+        broadcasts,
     )

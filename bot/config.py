@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import zoneinfo
@@ -117,11 +118,32 @@ class InstagramSettings(_Section):
 
 class SpecialistSettings(_Section):
     telegram_id: int
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[^<>&]+$")
     skills: tuple[Literal["theology", "psychology", "law", "social"], ...] = Field(min_length=1)
     languages: tuple[LanguageCode, ...] = Field(min_length=1)
     gender: Literal["female", "male"] | None = None
     max_open: int = Field(5, ge=1, le=100)
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WorkingHoursSettings(_Section):
+    days: tuple[Weekday, ...] = Field(("mon", "tue", "wed", "thu", "fri"), min_length=1)
+    start: dt.time = dt.time(9, 0)
+    end: dt.time = dt.time(18, 0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHoursSettings:
+        if self.end <= self.start:
+            raise ValueError("queue.working_hours.end must be after start (HH:MM, local time)")
+        return self
+
+
+class FirstReplySettings(_Section):
+    urgent_minutes: int = Field(15, ge=1, le=10_080)
+    normal_minutes: int = Field(240, ge=1, le=43_200)
 
 
 class QueueSettings(_Section):
@@ -129,6 +151,11 @@ class QueueSettings(_Section):
     topic_skills: dict[str, Literal["theology", "psychology", "law", "social"]] = Field(
         default_factory=dict
     )
+    first_reply: FirstReplySettings = FirstReplySettings()
+    working_hours: WorkingHoursSettings = WorkingHoursSettings()
+    reopen_hours: float = Field(24.0, ge=0, le=720)
+    workspace_language: LanguageCode | None = None
+    check_seconds: float = Field(60.0, ge=1, le=3600)
 
 
 def _clock_time(value: str) -> str:

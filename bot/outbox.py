@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import aiosqlite
+
 from bot.core.background import Background
 from bot.core.replies import Action
 from bot.storage import Database
@@ -54,6 +56,21 @@ class Unreachable(Exception):
     """The person blocked the bot or deleted their account."""
 
 
+MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "animation")
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file to send: its kind and the platform's reference to it (a Telegram file_id)."""
+
+    kind: str
+    ref: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {self.kind!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A message to queue: the key makes it idempotent (reminder:<lecture>:<person>:<offset>)."""
@@ -65,6 +82,8 @@ class OutgoingMessage:
     actions: tuple[Action, ...] = ()
     person_id: int | None = None
     not_before: datetime | None = None
+    thread_id: int | None = None
+    media: Media | None = None
 
 
 class Sender(Protocol):
@@ -119,18 +138,36 @@ class Outbox:
 
     async def enqueue(self, messages: list[OutgoingMessage]) -> int:
         """Write messages in one transaction; returns how many were new (not queued before)."""
+        async with self._db.transaction() as conn:
+            added = await self.add_in(conn, messages)
+        self.wake(messages)
+        return added
+
+    async def add_in(self, conn: aiosqlite.Connection, messages: list[OutgoingMessage]) -> int:
+        """Write messages inside the caller's transaction (with what they belong to); call
+        wake() after it commits."""
         now = self._clock()
         added = 0
-        async with self._db.transaction() as conn:
-            repo = OutboxRepository(conn)
-            for m in messages:
-                actions = [(a.kind, a.value, a.label) for a in m.actions]
-                added += await repo.add(
-                    m.key, m.channel, m.chat_id, m.text, actions, m.person_id, now, m.not_before
-                )
+        repo = OutboxRepository(conn)
+        for m in messages:
+            actions = [(a.kind, a.value, a.label) for a in m.actions]
+            added += await repo.add(
+                m.key,
+                m.channel,
+                m.chat_id,
+                m.text,
+                actions,
+                m.person_id,
+                now,
+                m.not_before,
+                m.thread_id,
+                (m.media.kind, m.media.ref) if m.media else None,
+            )
+        return added
+
+    def wake(self, messages: list[OutgoingMessage]) -> None:
         for channel in {m.channel for m in messages}:
             self.wake_event(channel).set()
-        return added
 
     async def counts(self, channel: str | None = None) -> dict[str, int]:
         return await OutboxRepository(self._db.connection).counts(channel)

@@ -16,14 +16,27 @@ from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 from aiogram.methods import (
     AnswerCallbackQuery,
+    CloseForumTopic,
+    CreateForumTopic,
     DeleteWebhook,
+    EditForumTopic,
+    EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
+    PinChatMessage,
+    SendAnimation,
+    SendAudio,
+    SendDocument,
     SendMessage,
+    SendPhoto,
+    SendVideo,
+    SendVoice,
     SetMyCommands,
     TelegramMethod,
 )
-from aiogram.types import Chat, Message, User
+from aiogram.types import Chat, ForumTopic, Message, User
+
+MEDIA_METHODS = (SendPhoto, SendDocument, SendVoice, SendVideo, SendAudio, SendAnimation)
 
 BOT_USER = User(id=42, is_bot=True, first_name="Senim", username="senim_test_bot")
 
@@ -39,6 +52,7 @@ class RecordingSession(BaseSession):
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
         self._ids = itertools.count(1000)
+        self._threads = itertools.count(7000)
         self._failures: dict[type, list[Exception]] = {}
         self.responders: dict[type, Callable[[Any], Any]] = {
             SendMessage: self._message,
@@ -47,14 +61,25 @@ class RecordingSession(BaseSession):
             SetMyCommands: lambda _m: True,
             DeleteWebhook: lambda _m: True,
             GetMe: lambda _m: BOT_USER,
+            EditMessageReplyMarkup: self._message,
+            CreateForumTopic: lambda m: ForumTopic(
+                message_thread_id=next(self._threads), name=m.name, icon_color=0x6FB9F0
+            ),
+            EditForumTopic: lambda _m: True,
+            CloseForumTopic: lambda _m: True,
+            PinChatMessage: lambda _m: True,
+            **dict.fromkeys(MEDIA_METHODS, self._message),
         }
 
     def _message(self, method: Any) -> Message:
+        chat_id = int(getattr(method, "chat_id", None) or 0)
         return Message(
             message_id=next(self._ids),
             date=datetime.now(UTC),
-            chat=Chat(id=int(method.chat_id or 0), type="private"),
-            text=method.text,
+            chat=Chat(id=chat_id, type="supergroup" if chat_id < 0 else "private"),
+            message_thread_id=getattr(method, "message_thread_id", None),
+            text=getattr(method, "text", None),
+            caption=getattr(method, "caption", None),
         )
 
     def fail_next(self, method_type: type, error: Exception) -> None:
@@ -87,6 +112,10 @@ class RecordingSession(BaseSession):
 
     def sent(self) -> list[SendMessage]:
         return [r for r in self.requests if isinstance(r, SendMessage)]
+
+    def deliveries(self) -> list[Any]:
+        """Every message sent, text or media, in order."""
+        return [r for r in self.requests if isinstance(r, (SendMessage, *MEDIA_METHODS))]
 
     def of(self, method_type: type) -> list[Any]:
         return [r for r in self.requests if isinstance(r, method_type)]

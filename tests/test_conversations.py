@@ -271,6 +271,7 @@ async def test_forget_erases_the_person_and_their_requests(app: App) -> None:
     rows = await all_rows(app.db.connection)
     assert rows["people"] == []
     assert rows["tickets"] == []
+    assert rows["ticket_messages"] == []
     assert len(rows["events"]) == 2  # the anonymous log stays
     again, new = await app.people.identify(CHANNEL, "p1")
     assert new
@@ -279,6 +280,8 @@ async def test_forget_erases_the_person_and_their_requests(app: App) -> None:
 
 
 async def test_no_row_anywhere_contains_the_question(crisis_app: App) -> None:
+    """Questions are not stored, except as a ticket's conversation so far (which /forget and
+    the retention period erase): there, and only there."""
     app = crisis_app
     conv = app.conversations
     person = await person_in(app, "p-private")
@@ -288,11 +291,16 @@ async def test_no_row_anywhere_contains_the_question(crisis_app: App) -> None:
         "кто такой такфир и джихад Айгерим",
         "Айгерим: я хочу убить себя",
     ]
-    for text in questions:
+    for text in questions[:3]:
         await conv.ask(person, text, CHANNEL, "plain")
     await conv.feedback(person, "jihad-meaning", False, CHANNEL)
     rows = await all_rows(app.db.connection)
-    assert len(rows["events"]) >= len(questions)
+    assert len(rows["events"]) >= 3
+    assert rows["ticket_messages"] == []
+    await conv.ask(person, questions[3], CHANNEL, "plain")  # a crisis opens a ticket
+    rows = await all_rows(app.db.connection)
+    carried = {row[5] for row in rows.pop("ticket_messages")}
+    assert set(questions) <= carried, "the ticket carries the conversation so far"
     for table, table_rows in rows.items():
         for row in table_rows:
             for value in row:

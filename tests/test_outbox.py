@@ -16,12 +16,12 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
 )
-from aiogram.methods import SendMessage
+from aiogram.methods import SendMessage, SendPhoto, SendVoice
 
 from bot.core.people import PeopleService
 from bot.core.replies import Action
+from bot.outbox import Media, OutboxWorker, OutgoingMessage, RateLimiter, RetryPolicy
 from bot.outbox import Outbox as OutboxQueue
-from bot.outbox import OutboxWorker, OutgoingMessage, RateLimiter, RetryPolicy
 from bot.storage import Database, PeopleRepository
 from bot.storage.outbox import OutboxRepository
 from bot.telegram.sender import TelegramSender
@@ -112,6 +112,40 @@ async def test_worker_sends_with_buttons_and_forgets_the_text(
     assert row.text is None, "the text is not kept once sent"
     assert await worker.run_once() == 0, "nothing is sent twice"
     assert len(session.sent()) == 1
+
+
+async def test_media_and_forum_topics_go_through_the_outbox(
+    db: Database, clock: Clock, session: RecordingSession, monotonic: Monotonic
+) -> None:
+    outbox = OutboxQueue(db, clock.now)
+    await outbox.enqueue(
+        [
+            message(
+                "relay:photo",
+                chat="-100",
+                text="caption",
+                thread_id=77,
+                media=Media("photo", "AgAD-photo"),
+            ),
+            message("relay:voice", chat="502", text="", media=Media("voice", "AwAD-voice")),
+            message("relay:text", chat="-100", text="into the topic", thread_id=77),
+        ]
+    )
+    worker = make_worker(db, outbox, session, clock, monotonic)
+    assert await worker.run_once() == 3
+    photo, voice, text = session.deliveries()
+    assert isinstance(photo, SendPhoto)
+    assert (photo.chat_id, photo.photo, photo.caption) == (-100, "AgAD-photo", "caption")
+    assert photo.message_thread_id == 77
+    assert isinstance(voice, SendVoice)
+    assert (voice.voice, voice.caption) == ("AwAD-voice", None)
+    assert isinstance(text, SendMessage)
+    assert text.message_thread_id == 77
+    row = await outbox.get("relay:photo")
+    assert row is not None
+    assert (row.status, row.text, row.media_ref) == ("sent", None, None)
+    with pytest.raises(ValueError, match="unknown media kind"):
+        Media("sticker", "x")
 
 
 async def test_messages_wait_for_their_time(

@@ -366,4 +366,4 @@ async def test_announce_a_photo_to_a_city_or_a_language(
     await press(dp, bot, "co:ann_send:0:")
     (row,) = outbox_rows(tg.settings, "announce:")
     assert row["chat_id"] == "2100"
-    assert row["text"] == "Poster"
+    assert (row["text"], row["media_kind"], row["media_ref"]) == ("Poster", "photo", "PHOTO-1")

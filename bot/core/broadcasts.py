@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError
 from bot.core.lectures import SENDING_CHANNELS
 from bot.core.replies import Action
-from bot.outbox import Outbox, OutgoingMessage
+from bot.outbox import Media, Outbox, OutgoingMessage
 from bot.storage import Database
 from bot.storage.lectures import (
     Broadcast,
@@ -128,7 +128,7 @@ class BroadcastService:
                 chat_id=r.platform_id,
                 text=text,
                 person_id=r.person_id,
-                **_media(media),
+                media=Media(kind=media[0], ref=media[1]) if media else None,
             )
             for r in recipients
         ]
@@ -295,15 +295,3 @@ class BroadcastService:
         ]
         log.warning("no live plan for %s: %d coordinator(s) alerted", day, len(messages))
         return await self.outbox.enqueue(messages) if messages else 0
-
-
-def _media(media: tuple[str, str] | None) -> dict[str, Any]:
-    """OutgoingMessage's media argument, where the outbox supports media."""
-    if media is None:
-        return {}
-    from bot import outbox
-
-    media_type = getattr(outbox, "Media", None)
-    if media_type is None:
-        return {}
-    return {"media": media_type(kind=media[0], ref=media[1])}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from bot.core.lectures import CITIZEN_COMMANDS
 from bot.core.lectures import ui_messages as lecture_messages
 from bot.core.matcher import Matcher, MatchResult
 from bot.core.people import PeopleService, utc_now
+from bot.core.queue import OUTCOMES, Incoming, QueueService
+from bot.core.queue import _messages as _queue_messages
 from bot.core.replies import Action, Reply
 from bot.core.safety import CrisisDetector, CrisisHit
 from bot.core.text import clean, detect_language, has_letters
@@ -102,13 +105,26 @@ COMMANDS = (
     ("specialist", N_("Talk to a specialist")),
     ("language", N_("Change language")),
     ("privacy", N_("What is stored and who sees it")),
+    ("end", N_("End the conversation with a specialist")),
     ("forget", N_("Erase everything about me")),
     ("help", N_("What this bot can do")),
     *CITIZEN_COMMANDS,
 )
 
+RECENT_TURNS = 8
+RECENT_PEOPLE = 5_000
+RECENT_CHARS = 1_000
+
 UI_MESSAGES = tuple(
-    dict.fromkeys([*_messages(), *(text for _name, text in COMMANDS), *lecture_messages()])
+    dict.fromkeys(
+        [
+            *_messages(),
+            *(text for _name, text in COMMANDS),
+            *_queue_messages(),
+            *OUTCOMES.values(),
+            *lecture_messages(),
+        ]
+    )
 )
 
 
@@ -167,6 +183,7 @@ class ConversationService:
         clock: Callable[[], datetime] = utc_now,
         events: EventLog | None = None,
         tickets: TicketService | None = None,
+        queue: QueueService | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -177,6 +194,10 @@ class ConversationService:
         self.clock = clock
         self.events = events or EventLog(db, clock)
         self.tickets = tickets or TicketService(db, clock, settings.queue.topic_skills)
+        self.queue = queue
+        # The last few turns per person, in memory only, so a new ticket can carry the
+        # conversation so far without the bot storing every question.
+        self._recent: OrderedDict[int, deque[tuple[str, str]]] = OrderedDict()
         self.scripts: dict[str, Script] = content.served(settings.content.serve_statuses)
         self.classifier = Classifier(settings, matcher, crisis)
 
@@ -223,6 +244,19 @@ class ConversationService:
             ),
             (Action("specialist", "", self.t(lang, "Talk to a specialist")),),
         )
+
+    def _remember(self, person: Person, author: str, text: str) -> None:
+        turns = self._recent.get(person.id)
+        if turns is None:
+            turns = self._recent[person.id] = deque(maxlen=RECENT_TURNS)
+            if len(self._recent) > RECENT_PEOPLE:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(person.id)
+        turns.append((author, text[:RECENT_CHARS]))
+
+    def recent(self, person: Person) -> list[tuple[str, str]]:
+        return list(self._recent.get(person.id, ()))
 
     # --- commands --------------------------------------------------------------------------------
 
@@ -326,7 +360,12 @@ class ConversationService:
         lang = self.language_of(person)
         if not confirmed:
             return Reply(self.t(lang, "Nothing was erased."), self.menu_actions(lang))
+        if self.queue is not None:
+            await self.queue.forget(person)
         await self.people.forget(person)
+        self._recent.pop(person.id, None)
+        if self.queue is not None:
+            await self.queue.refresh_queue()
         return Reply(
             self.t(
                 lang,
@@ -344,15 +383,26 @@ class ConversationService:
     ) -> Reply:
         """Open a ticket for a human (or find the open one) and say where the person stands."""
         lang = self.language_of(person)
-        opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
         await self._event(
             "specialist_requested", channel, language=lang, topic_id=topic_id, outcome=reason
         )
-        if opened.position:
-            where = self.t(lang, "You are number {position} in line.", position=opened.position)
+        actions: tuple[Action, ...] = ()
+        if self.queue is not None:
+            previous = await self.queue.previous_for(person)
+            ticket, new, position, note = await self.queue.open_ticket(
+                person, reason, topic_id, urgent, self.recent(person), previous
+            )
+            actions = self.queue.waiting_actions(person, ticket) if ticket.status else ()
+            if ticket.status == "assigned":
+                position = 0
+        else:
+            opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
+            new, position, note = opened.new, opened.position, ""
+        if position:
+            where = self.t(lang, "You are number {position} in line.", position=position)
         else:
             where = self.t(lang, "A specialist is already handling your request.")
-        if not opened.new and not urgent:
+        if not new and not urgent:
             first = self.t(
                 lang, "Your request is already in the queue. A specialist will write to you here."
             )
@@ -362,7 +412,10 @@ class ConversationService:
                 "Your request has been passed to a specialist. A specialist will write "
                 "to you here; you do not need to do anything else.",
             )
-        return Reply(f"{first} {where}")
+        text = " ".join(part for part in (first, where) if part)
+        if note:
+            text += "\n\n" + note
+        return Reply(text, actions if position else ())
 
     # --- answers ---------------------------------------------------------------------------------
 
@@ -418,9 +471,26 @@ class ConversationService:
             ),
         )
 
-    async def ask(self, person: Person, text: str, channel: str, fmt: Format) -> Turn:
-        """A free-text question: crisis check first, then the matcher; every step is logged."""
+    async def ask(
+        self, person: Person, text: str, channel: str, fmt: Format, ref: str = ""
+    ) -> Turn:
+        """A free-text message: crisis check first; then, if the person has a ticket, it goes
+        to the specialist; otherwise the matcher answers. Every step is logged."""
         cleaned = clean(text).strip()
+        if self.queue is not None:
+            hit = None
+            if has_letters(cleaned):
+                lang, _certain = self.classifier.language(cleaned, person.language)
+                hit = self.crisis.detect(cleaned, lang)
+            routed = await self.queue.from_citizen(
+                person, Incoming("text", cleaned, ref=ref), crisis=hit is not None
+            )
+            if routed is not None:
+                lang = self.language_of(person)
+                if hit is not None:
+                    crisis = await self._crisis(person, hit, lang, channel, fmt)
+                    return Turn(crisis, lang, hit, None)
+                return Turn(routed, lang, None, None)
         if not has_letters(cleaned):
             lang = self.language_of(person)
             reply = Reply(
@@ -430,6 +500,7 @@ class ConversationService:
             return Turn(reply, lang, None, None)
         detected, certain, hit, result = self.classifier.examine(cleaned, person.language)
         lang = detected if certain else self.language_of(person)
+        self._remember(person, "citizen", cleaned)
         if hit is not None:
             return Turn(await self._crisis(person, hit, lang, channel, fmt), lang, hit, None)
         assert result is not None
@@ -468,7 +539,22 @@ class ConversationService:
             reply = self._out_of_scope(lang, fmt)
         if note:
             reply = Reply(note + reply.text, reply.actions)
+        summary = {"confident": result.topic_id or "", "ambiguous": "choice of topics"}
+        self._remember(person, "bot", summary.get(result.kind, "out of scope"))
         return Turn(reply, lang, None, result)
+
+    async def other_content(self, person: Person, incoming: Incoming) -> Reply:
+        """A photo, document, voice message or anything else: to the specialist when the
+        person has a ticket; otherwise a polite word that only text is read."""
+        if self.queue is not None:
+            routed = await self.queue.from_citizen(person, incoming)
+            if routed is not None:
+                return routed
+        lang = self.language_of(person)
+        return Reply(
+            self.t(lang, "I can only read text messages. Please write your question in words."),
+            self.menu_actions(lang),
+        )
 
     def _out_of_scope(self, lang: str, fmt: Format) -> Reply:
         try:
@@ -504,10 +590,18 @@ class ConversationService:
         )
 
     async def act(
-        self, person: Person, action: Action, channel: str, fmt: Format
+        self,
+        person: Person,
+        action: Action,
+        channel: str,
+        fmt: Format,
+        contact: str = "",
     ) -> tuple[Person, Reply]:
-        """Carry out a button's (or numbered option's) action; the person may change language."""
+        """Carry out a button's (or numbered option's) action; the person may change language.
+        `contact` is what the channel knows of the person's name, shared only if they agree."""
         kind, value = action.kind, action.value
+        if kind in ("rate", "contact", "gender", "end") and self.queue is not None:
+            return person, await self._ticket_action(person, kind, value, contact)
         if kind == "topic":
             return person, await self.open_topic(person, value, channel, fmt)
         if kind == "topics":
@@ -532,6 +626,23 @@ class ConversationService:
             return person, self.help(person)
         return person, self.welcome(person)
 
+    async def _ticket_action(self, person: Person, kind: str, value: str, contact: str) -> Reply:
+        assert self.queue is not None
+        ticket, _sep, choice = value.partition("/")
+        if not ticket.isdigit():
+            lang = self.language_of(person)
+            return Reply(
+                self.t(lang, "That option is no longer available. Here is the menu."),
+                self.menu_actions(lang),
+            )
+        if kind == "rate":
+            return await self.queue.rate(person, int(ticket), choice)
+        if kind == "contact":
+            return await self.queue.answer_contact(person, int(ticket), choice == "yes", contact)
+        if kind == "gender":
+            return await self.queue.prefer_gender(person, int(ticket), choice)
+        return await self.queue.end(person)
+
     async def command(self, person: Person, name: str, channel: str) -> Reply:
         """A command every channel understands (see COMMANDS); unknown ones get the help."""
         name = name.lstrip("/").split("@")[0].lower()
@@ -547,4 +658,6 @@ class ConversationService:
             return self.forget_request(person)
         if name == "specialist":
             return await self.request_specialist(person, channel)
+        if name == "end" and self.queue is not None:
+            return await self.queue.end(person)
         return self.help(person)

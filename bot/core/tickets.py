@@ -38,6 +38,11 @@ class Specialist:
     languages: tuple[str, ...]
     max_open: int = 5
     gender: str | None = None
+    status: str = "active"
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,11 @@ class TicketService:
             if await repo.count_assigned(specialist.user_id) >= specialist.max_open:
                 return None
             ticket = await repo.take_next(
-                specialist.user_id, specialist.languages, specialist.skills, self._clock()
+                specialist.user_id,
+                specialist.languages,
+                specialist.skills,
+                self._clock(),
+                specialist.gender,
             )
         if ticket is not None:
             log.info("ticket %s taken by specialist %s", ticket.id, specialist.display_name)

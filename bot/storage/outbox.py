@@ -23,6 +23,9 @@ class OutboxRow:
     status: str
     attempts: int
     not_before: str
+    thread_id: int | None = None
+    media_kind: str | None = None
+    media_ref: str | None = None
 
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
@@ -38,6 +41,9 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
         status=row["status"],
         attempts=row["attempts"],
         not_before=row["not_before"],
+        thread_id=row["thread_id"],
+        media_kind=row["media_kind"],
+        media_ref=row["media_ref"],
     )
 
 
@@ -57,11 +63,15 @@ class OutboxRepository:
         person_id: int | None,
         now: datetime,
         not_before: datetime | None = None,
+        thread_id: int | None = None,
+        media: tuple[str, str] | None = None,
     ) -> bool:
         """Queue a message; False when one with the same key was queued before (sent or not)."""
         cursor = await self._db.execute(
             "INSERT INTO outbox (key, channel, chat_id, person_id, text, actions, not_before,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            " created_at, thread_id, media_kind, media_ref)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
             (
                 key,
                 channel,
@@ -71,6 +81,9 @@ class OutboxRepository:
                 json.dumps(actions, ensure_ascii=False) if actions else None,
                 _ts(not_before or now),
                 _ts(now),
+                thread_id,
+                media[0] if media else None,
+                media[1] if media else None,
             ),
         )
         return cursor.rowcount > 0
@@ -96,7 +109,7 @@ class OutboxRepository:
         """sent, failed or unreachable: the text and buttons are no longer kept."""
         await self._db.execute(
             "UPDATE outbox SET status = ?, finished_at = ?, last_error = ?, text = NULL,"
-            " actions = NULL WHERE id = ?",
+            " actions = NULL, media_ref = NULL WHERE id = ?",
             (status, _ts(now), error, row_id),
         )
 

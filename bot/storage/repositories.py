@@ -56,6 +56,23 @@ class Ticket:
     assigned_at: str | None
     closed_at: str | None
     outcome: str | None
+    thread_id: int | None = None
+    gender: str | None = None
+    previous_id: int | None = None
+    preferred_specialist: str | None = None
+    offered_to: str | None = None
+    first_reply_at: str | None = None
+    alerts: int = 0
+    next_alert_at: str | None = None
+    contact_asked_at: str | None = None
+    contact_consent_at: str | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    rating_asked: int = 0
+
+    @property
+    def urgent(self) -> bool:
+        return self.priority == "urgent"
 
 
 def _person(row: aiosqlite.Row) -> Person:
@@ -85,6 +102,13 @@ class PeopleRepository:
     async def find(self, channel: str, platform_id: str) -> Person | None:
         async with self._db.execute(
             "SELECT * FROM people WHERE channel = ? AND platform_id = ?", (channel, platform_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return _person(row) if row else None
+
+    async def by_pseudonym(self, pseudonym: str) -> Person | None:
+        async with self._db.execute(
+            "SELECT * FROM people WHERE pseudonym = ? COLLATE NOCASE", (pseudonym,)
         ) as cur:
             row = await cur.fetchone()
         return _person(row) if row else None
@@ -269,19 +293,24 @@ class TicketRepository:
         languages: tuple[str, ...],
         skills: tuple[str, ...],
         now: datetime,
+        gender: str | None = None,
     ) -> Ticket | None:
         """Assign the best waiting ticket this specialist can take; one statement, so two
-        specialists can never take the same ticket."""
+        specialists can never take the same ticket. Urgent first; then tickets that prefer this
+        specialist; then the oldest. A ticket asking for a gender goes only to that gender."""
         if not languages or not skills:
             return None
         langs = ",".join("?" * len(languages))
         wanted = ",".join("?" * len(skills))
         async with self._db.execute(
-            "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?"
-            " WHERE status = 'waiting' AND id = (SELECT id FROM tickets WHERE status = 'waiting'"
-            f" AND language IN ({langs}) AND skill IN ({wanted}) ORDER BY {_QUEUE_ORDER} LIMIT 1)"
+            "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?,"
+            " offered_to = NULL WHERE status = 'waiting' AND id = (SELECT id FROM tickets"
+            f" WHERE status = 'waiting' AND language IN ({langs}) AND skill IN ({wanted})"
+            " AND (gender IS NULL OR gender = ?)"
+            " ORDER BY CASE priority WHEN 'urgent' THEN 0 ELSE 1 END,"
+            " CASE WHEN preferred_specialist = ? THEN 0 ELSE 1 END, created_at, id LIMIT 1)"
             " RETURNING *",
-            (specialist_id, _ts(now), *languages, *skills),
+            (specialist_id, _ts(now), *languages, *skills, gender, specialist_id),
         ) as cur:
             row = await cur.fetchone()
         return Ticket(**dict(row)) if row else None
@@ -293,3 +322,102 @@ class TicketRepository:
             (status, outcome, _ts(now), ticket_id),
         )
         return cursor.rowcount > 0
+
+    async def by_thread(self, thread_id: int) -> Ticket | None:
+        """The latest ticket shown in this forum topic."""
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE thread_id = ? ORDER BY id DESC LIMIT 1", (thread_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
+
+    async def set_fields(self, ticket_id: int, **fields: object) -> None:
+        """Update named columns of one ticket (the names come from code, never from input)."""
+        for name in fields:
+            if name not in _TICKET_COLUMNS:
+                raise ValueError(f"unknown ticket column {name}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        values = [_ts(v) if isinstance(v, datetime) else v for v in fields.values()]
+        await self._db.execute(
+            f"UPDATE tickets SET {assignments} WHERE id = ?", (*values, ticket_id)
+        )
+
+    async def requeue(self, ticket_id: int) -> bool:
+        """Back to the queue, unassigned (a transfer to the queue, or a failed start)."""
+        cursor = await self._db.execute(
+            "UPDATE tickets SET status = 'waiting', specialist_id = NULL, assigned_at = NULL,"
+            " offered_to = NULL WHERE id = ? AND status = 'assigned'",
+            (ticket_id,),
+        )
+        return cursor.rowcount > 0
+
+    async def reassign(self, ticket_id: int, specialist_id: str, now: datetime) -> bool:
+        cursor = await self._db.execute(
+            "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?,"
+            " offered_to = NULL WHERE id = ? AND status IN ('waiting', 'assigned')",
+            (specialist_id, _ts(now), ticket_id),
+        )
+        return cursor.rowcount > 0
+
+    async def assigned_to(self, specialist_id: str) -> list[Ticket]:
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE specialist_id = ? AND status = 'assigned' ORDER BY id",
+            (specialist_id,),
+        ) as cur:
+            return [Ticket(**dict(row)) for row in await cur.fetchall()]
+
+    async def last_closed_for(self, person_id: int) -> Ticket | None:
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE person_id = ? AND status IN ('closed', 'unreachable')"
+            " ORDER BY id DESC LIMIT 1",
+            (person_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
+
+    async def of_person(self, person_id: int) -> list[Ticket]:
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE person_id = ? ORDER BY id", (person_id,)
+        ) as cur:
+            return [Ticket(**dict(row)) for row in await cur.fetchall()]
+
+    async def alerts_due(self, now: datetime) -> list[Ticket]:
+        """Waiting tickets whose next alert time has come."""
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE status = 'waiting' AND next_alert_at IS NOT NULL"
+            f" AND next_alert_at <= ? ORDER BY {_QUEUE_ORDER}",
+            (_ts(now),),
+        ) as cur:
+            return [Ticket(**dict(row)) for row in await cur.fetchall()]
+
+    async def clear_old_comments(self, before: datetime) -> int:
+        cursor = await self._db.execute(
+            "UPDATE tickets SET rating_comment = NULL"
+            " WHERE rating_comment IS NOT NULL AND closed_at < ?",
+            (_ts(before),),
+        )
+        return cursor.rowcount
+
+
+_TICKET_COLUMNS = frozenset(
+    {
+        "priority",
+        "reason",
+        "status",
+        "thread_id",
+        "gender",
+        "previous_id",
+        "preferred_specialist",
+        "offered_to",
+        "first_reply_at",
+        "alerts",
+        "next_alert_at",
+        "contact_asked_at",
+        "contact_consent_at",
+        "rating",
+        "rating_comment",
+        "rating_asked",
+        "outcome",
+        "closed_at",
+    }
+)

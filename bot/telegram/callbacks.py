@@ -19,8 +19,23 @@ class Kind(StrEnum):
     menu = "menu"
     privacy = "privacy"
     help = "help"
+    # the citizen's side of a ticket
+    rate = "rate"
+    contact = "contact"
+    gender = "gender"
+    end = "end"
+    # specialists and coordinators
+    take = "take"
+    close = "close"
+    transfer = "transfer"
+    offer = "offer"
+    roster = "roster"
+    # lectures and the live broadcast
     lecture = "lecture"
     live = "live"
+
+
+STAFF_KINDS = frozenset({Kind.take, Kind.close, Kind.transfer, Kind.offer, Kind.roster})
 
 
 class ActionData(CallbackData, prefix="a"):

@@ -14,7 +14,8 @@ from bot.core.broadcasts import BroadcastService
 from bot.core.conversations import ConversationService
 from bot.core.lectures import LectureService
 from bot.core.people import PeopleService
-from bot.telegram import coordinator, handlers, lectures
+from bot.core.queue import QueueService
+from bot.telegram import coordinator, handlers, lectures, staff
 from bot.telegram.coordinator import ProgressTracker
 from bot.telegram.middlewares import PersonMiddleware, ThrottlingMiddleware
 
@@ -29,6 +30,7 @@ class Dependencies(TypedDict):
     lectures: LectureService
     broadcasts: BroadcastService
     progress: ProgressTracker
+    queue: QueueService
 
 
 def create_dispatcher(
@@ -44,6 +46,7 @@ def create_dispatcher(
         lectures=app.lectures,
         broadcasts=app.broadcasts,
         progress=progress or ProgressTracker(app.broadcasts),
+        queue=app.queue,
     )
     dp = Dispatcher(**deps)
     throttle = app.settings.telegram.throttle
@@ -56,5 +59,6 @@ def create_dispatcher(
         observer.outer_middleware(person)
     dp.include_router(coordinator.create_router())
     dp.include_router(lectures.create_router())
+    dp.include_router(staff.create_router(app.settings.telegram.specialists_chat_id))
     dp.include_router(handlers.create_router())
     return dp

@@ -17,12 +17,16 @@ from bot.telegram.callbacks import ActionData
 from bot.telegram.filters import HasText, IsCommand, PrivateChat
 from bot.telegram.keyboards import keyboard
 from bot.telegram.middlewares import CHANNEL
+from bot.telegram.staff import incoming
 
 log = logging.getLogger(__name__)
 
 
 async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """Send a reply, split at paragraph boundaries; the buttons go with the last part."""
+    """Send a reply, split at paragraph boundaries; the buttons go with the last part.
+    An empty reply (a message relayed to a specialist) sends nothing."""
+    if not reply.text:
+        return
     parts = split_message(reply.text)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -51,18 +55,16 @@ def create_router() -> Router:
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
         log.debug("question from %s: %r", message.chat.id, message.text)
-        turn = await conversations.ask(person, message.text or "", CHANNEL, "html")
+        ref = f"{message.chat.id}:{message.message_id}"
+        turn = await conversations.ask(person, message.text or "", CHANNEL, "html", ref)
         await send_reply(bot, message.chat.id, turn.reply)
 
     @router.message()
     async def on_other_content(
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
-        lang = conversations.language_of(person)
-        text = conversations.t(
-            lang, "I can only read text messages. Please write your question in words."
-        )
-        await send_reply(bot, message.chat.id, Reply(text, conversations.menu_actions(lang)))
+        reply = await conversations.other_content(person, incoming(message))
+        await send_reply(bot, message.chat.id, reply)
 
     @router.edited_message()
     async def on_edited(
@@ -83,7 +85,11 @@ def create_router() -> Router:
         await query.answer()
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         action = Action(callback_data.kind.value, callback_data.value, "")
-        _person, reply = await conversations.act(person, action, CHANNEL, "html")
+        user = query.from_user
+        contact = " ".join(
+            part for part in (user.full_name, f"@{user.username}" if user.username else "") if part
+        )
+        _person, reply = await conversations.act(person, action, CHANNEL, "html", contact)
         await send_reply(bot, chat_id, reply)
 
     @router.callback_query()

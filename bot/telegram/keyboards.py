@@ -10,7 +10,7 @@ from bot.core.replies import Action
 from bot.telegram.callbacks import pack_action
 
 # Short labels (feedback, languages, yes/no) share a row; topic titles get a row each.
-_PAIRED = frozenset({"feedback", "language", "forget"})
+_PAIRED = frozenset({"feedback", "language", "forget", "rate", "contact", "gender", "offer"})
 
 
 @lru_cache(maxsize=2048)

@@ -16,14 +16,16 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from bot.app import App, create_app
 from bot.config import Settings
 from bot.content import Catalogs
+from bot.core.background import Background
 from bot.core.conversations import COMMANDS
+from bot.core.queue import QueueService
 from bot.outbox import OutboxWorker, RateLimiter
 from bot.telegram.coordinator import ProgressTracker
 from bot.telegram.dispatcher import create_dispatcher
 from bot.telegram.middlewares import CHANNEL
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
-from bot.telegram.workspace import check_specialists_group
+from bot.telegram.workspace import TelegramWorkspace, check_specialists_group
 from scheduler import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,25 @@ async def _webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
         await runner.cleanup()
 
 
+PURGE_EVERY = 6 * 3600.0
+
+
+async def queue_housekeeping(queue: QueueService, settings: Settings) -> None:
+    """Forever: alert on tickets past their target; erase old transcripts now and then."""
+    every = settings.queue.check_seconds
+    since_purge = PURGE_EVERY
+    while True:
+        try:
+            await queue.check_targets()
+            if since_purge >= PURGE_EVERY:
+                await queue.purge()
+                since_purge = 0.0
+        except Exception:
+            log.exception("queue housekeeping failed; trying again")
+        await asyncio.sleep(every)
+        since_purge += every
+
+
 async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> int:
     """Run the bot on Telegram until stopped."""
     app = await create_app(settings)
@@ -119,8 +140,9 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         TelegramSender(outbox_bot),
         RateLimiter(settings.telegram.rate_per_second, settings.telegram.per_chat_interval),
         app.conversations.clock,
-        on_unreachable=app.people.mark_unreachable_by_id,
+        on_unreachable=app.on_unreachable,
     )
+    housekeeping = Background(lambda: queue_housekeeping(app.queue, settings))
     try:
         try:
             me = await bot.get_me()
@@ -131,9 +153,15 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         await set_commands(bot, app)
         for problem in await check_specialists_group(bot, settings):
             log.warning("specialists' group: %s", problem)
+        if settings.telegram.specialists_chat_id is not None:
+            app.queue.attach(
+                TelegramWorkspace(bot, settings.telegram.specialists_chat_id, app.queue)
+            )
+            await app.queue.refresh_queue()
         worker.start()
         await schedule.start()
         await progress.resume(bot, settings.default_language)
+        housekeeping.start()
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
         else:
@@ -146,6 +174,7 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
     finally:
         schedule.shutdown()
         await progress.stop()
+        await housekeeping.stop()
         await worker.stop()
         await outbox_bot.session.close()
         await bot.session.close()

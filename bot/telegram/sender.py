@@ -25,11 +25,8 @@ class TelegramSender:
         self.bot = bot
 
     async def send(self, row: OutboxRow) -> None:
-        actions = tuple(Action(kind, value, label) for kind, value, label in row.actions)
         try:
-            await self.bot.send_message(
-                int(row.chat_id), row.text or "", reply_markup=keyboard(actions)
-            )
+            await self._send(row)
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after)) from exc
         except TelegramForbiddenError as exc:
@@ -42,3 +39,26 @@ class TelegramSender:
             raise TemporaryFailure(str(exc)) from exc
         except TelegramAPIError as exc:
             raise TemporaryFailure(str(exc)) from exc
+
+    async def _send(self, row: OutboxRow) -> None:
+        actions = tuple(Action(kind, value, label) for kind, value, label in row.actions)
+        markup = keyboard(actions)
+        chat, thread, text = int(row.chat_id), row.thread_id, row.text or ""
+        kind, ref = row.media_kind, row.media_ref
+        if kind is None or ref is None:
+            await self.bot.send_message(chat, text, message_thread_id=thread, reply_markup=markup)
+            return
+        caption = text or None
+        send = {
+            "photo": self.bot.send_photo,
+            "document": self.bot.send_document,
+            "voice": self.bot.send_voice,
+            "video": self.bot.send_video,
+            "audio": self.bot.send_audio,
+            "animation": self.bot.send_animation,
+        }.get(kind)
+        if send is None:
+            raise PermanentFailure(f"unknown media kind {kind}")
+        await send(  # type: ignore[operator]
+            chat, ref, caption=caption, message_thread_id=thread, reply_markup=markup
+        )

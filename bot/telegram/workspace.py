@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatMemberAdministrator
 
 from bot.config import Settings
+from bot.content import Format
+from bot.core.queue import QueueService, WorkspaceError
+from bot.core.replies import Action
+from bot.telegram.keyboards import keyboard
+
+log = logging.getLogger(__name__)
 
 
 async def check_specialists_group(bot: Bot, settings: Settings) -> list[str]:
@@ -58,3 +68,97 @@ async def check_specialists_group(bot: Bot, settings: Settings) -> list[str]:
             "rights and turn on Manage topics"
         )
     return problems
+
+
+QUEUE_MESSAGE_KEY = "telegram.queue_message_id"
+
+
+class TelegramWorkspace:
+    """The specialists' forum group: a topic per ticket, the queue message in General."""
+
+    channel = "telegram"
+    fmt: Format = "html"
+
+    def __init__(self, bot: Bot, chat_id: int, queue: QueueService) -> None:
+        self.bot = bot
+        self.chat = chat_id
+        self.chat_id = str(chat_id)
+        self._queue = queue
+        self._shown: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def open_topic(self, name: str) -> int:
+        try:
+            topic = await self.bot.create_forum_topic(self.chat, name[:128])
+        except TelegramAPIError as exc:
+            raise WorkspaceError(str(exc)) from exc
+        return topic.message_thread_id
+
+    async def reopen_topic(self, thread_id: int, name: str) -> None:
+        try:
+            await self.bot.reopen_forum_topic(self.chat, thread_id)
+        except TelegramBadRequest as exc:
+            if "TOPIC_NOT_MODIFIED" not in str(exc):
+                raise WorkspaceError(str(exc)) from exc
+        except TelegramAPIError as exc:
+            raise WorkspaceError(str(exc)) from exc
+        await self._rename(thread_id, name)
+
+    async def _rename(self, thread_id: int, name: str) -> None:
+        with contextlib.suppress(TelegramBadRequest):  # TOPIC_NOT_MODIFIED: the same name
+            await self.bot.edit_forum_topic(self.chat, thread_id, name=name[:128])
+
+    async def close_topic(self, thread_id: int, name: str) -> None:
+        try:
+            await self._rename(thread_id, name)
+            await self.bot.close_forum_topic(self.chat, thread_id)
+        except TelegramBadRequest as exc:
+            if "TOPIC_NOT_MODIFIED" not in str(exc):
+                raise WorkspaceError(str(exc)) from exc
+        except TelegramAPIError as exc:
+            raise WorkspaceError(str(exc)) from exc
+
+    async def delete_topic(self, thread_id: int) -> None:
+        try:
+            await self.bot.delete_forum_topic(self.chat, thread_id)
+        except TelegramAPIError as exc:
+            raise WorkspaceError(str(exc)) from exc
+
+    async def post_pinned(self, thread_id: int, text: str) -> None:
+        try:
+            sent = await self.bot.send_message(self.chat, text, message_thread_id=thread_id)
+            await self.bot.pin_chat_message(self.chat, sent.message_id, disable_notification=True)
+        except TelegramAPIError as exc:
+            raise WorkspaceError(str(exc)) from exc
+
+    async def show_queue(self, text: str, actions: tuple[Action, ...]) -> None:
+        """Edit the queue message in General, or post it (again) when there is none."""
+        async with self._lock:
+            if text == self._shown:
+                return
+            markup = keyboard(actions)
+            stored = await self._queue.get_state(QUEUE_MESSAGE_KEY)
+            try:
+                if stored is not None:
+                    try:
+                        await self.bot.edit_message_text(
+                            text,
+                            chat_id=self.chat,
+                            message_id=int(stored),
+                            reply_markup=markup,
+                            parse_mode=None,
+                        )
+                        self._shown = text
+                        return
+                    except TelegramBadRequest as exc:
+                        if "not modified" in str(exc).lower():
+                            self._shown = text
+                            return
+                        log.info("the queue message is gone; posting it again")
+                sent = await self.bot.send_message(
+                    self.chat, text, reply_markup=markup, parse_mode=None
+                )
+            except TelegramAPIError as exc:
+                raise WorkspaceError(str(exc)) from exc
+            await self._queue.set_state(QUEUE_MESSAGE_KEY, str(sent.message_id))
+            self._shown = text
