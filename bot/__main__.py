@@ -65,6 +65,8 @@ def _logging(settings: Settings | None, verbose: bool) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs every job it adds and runs at INFO; our jobs log what they do.
+    logging.getLogger("apscheduler").setLevel("DEBUG" if verbose else "WARNING")
 
 
 async def _chat(settings: Settings, lang: str | None) -> int:

@@ -102,6 +102,7 @@ class TelegramSettings(_Section):
     throttle: ThrottleSettings = ThrottleSettings()
     rate_per_second: float = Field(25.0, gt=0, le=30)
     per_chat_interval: float = Field(1.0, ge=0)
+    send_concurrency: int = Field(4, ge=1, le=64)
 
     @model_validator(mode="after")
     def _webhook_complete(self) -> TelegramSettings:

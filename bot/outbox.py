@@ -187,7 +187,7 @@ class RetryPolicy:
 
 
 class OutboxWorker:
-    """Sends one channel's due messages, one at a time, within the channel's rate limits."""
+    """Sends one channel's due messages within its rate limits, `concurrency` at a time."""
 
     def __init__(
         self,
@@ -201,6 +201,7 @@ class OutboxWorker:
         policy: RetryPolicy | None = None,
         batch: int = 200,
         idle_seconds: float = 1.0,
+        concurrency: int = 1,
     ) -> None:
         self._db = db
         self._outbox = outbox
@@ -212,7 +213,12 @@ class OutboxWorker:
         self._policy = policy or RetryPolicy()
         self._batch = batch
         self._idle = idle_seconds
+        # Sends in flight at once: the rate limiter still spaces their starts, but a round trip
+        # no longer caps the rate (one at a time manages about 1 / latency per second).
+        self._concurrency = max(1, concurrency)
         self._background = Background(self.run)
+        self._sent: list[tuple[int, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     async def recover(self) -> int:
         """At start: messages a crash left half-sent go back to the queue."""
@@ -229,12 +235,39 @@ class OutboxWorker:
         due = await OutboxRepository(self._db.connection).due(
             self.channel, self._clock(), self._batch
         )
-        for row in due:
-            async with self._db.transaction() as conn:
-                if not await OutboxRepository(conn).claim(row.id):
-                    continue
-            await self._limiter.wait(row.chat_id)
-            await self._deliver(row)
+        slots = asyncio.Semaphore(self._concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        by_chat: dict[str, asyncio.Task[None]] = {}
+
+        async def deliver(row: OutboxRow) -> None:
+            try:
+                await self._deliver(row)
+            finally:
+                slots.release()
+
+        # Claimed in chunks (one transaction each); a crash puts claimed rows that were not
+        # sent back in the queue, so only the sends in flight can ever go out twice.
+        step = max(1, min(self._concurrency, 50))
+        try:
+            for start in range(0, len(due), step):
+                chunk = due[start : start + step]
+                async with self._db.transaction() as conn:
+                    claimed = await OutboxRepository(conn).claim_many([r.id for r in chunk])
+                for row in chunk:
+                    if row.id not in claimed:
+                        continue
+                    previous = by_chat.get(row.chat_id)
+                    if previous is not None and not previous.done():
+                        await asyncio.wait([previous])  # one chat's messages stay in order
+                    await slots.acquire()
+                    await self._limiter.wait(row.chat_id)
+                    task = asyncio.get_running_loop().create_task(deliver(row))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    by_chat[row.chat_id] = task
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
         return len(due)
 
     async def _deliver(self, row: OutboxRow) -> None:
@@ -257,7 +290,7 @@ class OutboxWorker:
             log.exception("%s outbox: message %s failed unexpectedly", self.channel, row.id)
             await self._retry(row, attempt, self._policy.delay(attempt), type(exc).__name__)
         else:
-            await self._finish(row, "sent", None)
+            await self._record_sent(row.id)
 
     async def _retry(self, row: OutboxRow, attempt: int, delay: float, error: str) -> None:
         if attempt >= self._policy.attempts:
@@ -268,6 +301,29 @@ class OutboxWorker:
             await OutboxRepository(conn).retry(
                 row.id, self._clock() + timedelta(seconds=delay), error
             )
+
+    async def _record_sent(self, row_id: int) -> None:
+        """Mark a row sent; rows sent meanwhile share one transaction (a group commit)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent.append((row_id, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._write_sent())
+        await asyncio.shield(done)
+
+    async def _write_sent(self) -> None:
+        while self._sent:
+            batch, self._sent = self._sent[:500], self._sent[500:]
+            try:
+                async with self._db.transaction() as conn:
+                    await OutboxRepository(conn).finish_sent([i for i, _f in batch], self._clock())
+            except BaseException as exc:
+                for _id, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
+                raise
+            for _id, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
     async def _finish(self, row: OutboxRow, status: str, error: str | None) -> None:
         async with self._db.transaction() as conn:
@@ -293,3 +349,6 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         await self._background.stop()
+        if self._recorder is not None:  # what was sent is recorded before the database closes
+            with contextlib.suppress(Exception):
+                await self._recorder

@@ -264,14 +264,155 @@ def bench_memory(tmp: Path) -> None:
     )
 
 
+# --- broadcast through the outbox against an emulator enforcing a rate limit ------------------
+
+BROADCAST_TOKEN = "42:BENCH"
+BROADCAST_PEOPLE = int(os.environ.get("BENCH_BROADCAST_PEOPLE", "20000"))
+EMULATOR_LIMIT = 1000
+
+
+async def _emulator_child() -> None:
+    """Runs in its own process (its own core): the Bot API emulator with a 1,000/s limit."""
+    from collections import Counter
+
+    from tests.telegram_emulator import BotAPIEmulator
+
+    emu = BotAPIEmulator(BROADCAST_TOKEN, rate_limit=EMULATOR_LIMIT)
+    url = await emu.start()
+    print(url, flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # the parent says when it is done
+    per_chat = Counter(s.chat_id for s in emu.sent)
+    print(
+        json.dumps(
+            {
+                "delivered": emu.delivered,
+                "too_many_requests": emu.too_many_requests,
+                "chats": len(per_chat),
+                "duplicates": sum(n - 1 for n in per_chat.values() if n > 1),
+            }
+        ),
+        flush=True,
+    )
+    await emu.stop()
+
+
+def _seed_subscribers(path: Path, count: int) -> None:
+    import sqlite3
+
+    now = datetime.now(UTC).isoformat()
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO people (channel, platform_id, pseudonym, language, created_at,"
+            " last_seen_at) VALUES ('telegram', ?, ?, 'ru', ?, ?)",
+            [(str(6_000_000 + i), f"Sub-{i}", now, now) for i in range(count)],
+        )
+        conn.execute(
+            "INSERT INTO subscriptions (person_id, kind, created_at)"
+            " SELECT id, 'live', ? FROM people",
+            (now,),
+        )
+
+
+async def bench_broadcast(tmp: Path) -> None:
+    from bot.app import load_pack
+    from bot.core.broadcasts import BroadcastService
+    from bot.core.people import utc_now
+    from bot.outbox import Outbox, OutboxWorker, RateLimiter
+    from bot.storage import Database
+    from bot.telegram.runner import create_bot
+    from bot.telegram.sender import TelegramSender
+
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bench",
+        "--emulator-child",
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stdin is not None
+    url = (await child.stdout.readline()).decode().strip()
+    settings = settings_for(tmp, TELEGRAM_API_SERVER=url, TELEGRAM_BOT_TOKEN=BROADCAST_TOKEN)
+    path = tmp / "bench.sqlite3"
+    db = await Database.open(path)
+    await db.close()
+    _seed_subscribers(path, BROADCAST_PEOPLE)
+    db = await Database.open(path)
+    outbox = Outbox(db, utc_now)
+    broadcasts = BroadcastService(settings, db, load_pack(settings), outbox, utc_now)
+    bot = create_bot(settings, retries=False)
+    # Just under the emulator's limit, as the real one is set just under Telegram's.
+    limiter = RateLimiter(EMULATOR_LIMIT * 0.98, 0.0)
+    worker = OutboxWorker(
+        db, outbox, "telegram", TelegramSender(bot), limiter, utc_now, batch=1000, concurrency=32
+    )
+    try:
+        enqueue_start = time.perf_counter()
+        broadcast = await broadcasts.create("Bench announcement", "live", "", "bench")
+        enqueue_seconds = time.perf_counter() - enqueue_start
+        gc.collect()
+        rss_start = _rss_mb()
+        rss_peak = rss_start
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        worker.start()
+        while True:
+            await asyncio.sleep(0.1)
+            rss_peak = max(rss_peak, _rss_mb())
+            progress = await broadcasts.progress(broadcast.id)
+            if progress.finished:
+                break
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+        await worker.stop()
+        gc.collect()
+        rss_end = _rss_mb()
+    finally:
+        await bot.session.close()
+        await db.close()
+        child.stdin.write(b"done\n")
+        await child.stdin.drain()
+        stats = json.loads((await child.stdout.readline()).decode())
+        await child.wait()
+    rate = progress.sent / seconds
+    emit(
+        "broadcast_20k_subscribers",
+        subscribers=BROADCAST_PEOPLE,
+        sent=progress.sent,
+        failed=progress.failed,
+        seconds=round(seconds, 2),
+        rate_per_s=round(rate, 1),
+        emulator_limit_per_s=EMULATOR_LIMIT,
+        rate_vs_limit=round(rate / EMULATOR_LIMIT, 3),
+        target_rate_vs_limit=0.9,
+        delivered=stats["delivered"],
+        duplicates=stats["duplicates"],
+        answers_429=stats["too_many_requests"],
+        share_429=round(stats["too_many_requests"] / max(1, stats["delivered"]), 4),
+        target_share_429=0.01,
+        cpu_ms_per_message=round(cpu_seconds * 1000 / max(1, progress.sent), 3),
+        enqueue_seconds=round(enqueue_seconds, 2),
+        rss_start_mb=round(rss_start, 1),
+        rss_peak_mb=round(rss_peak, 1),
+        rss_end_mb=round(rss_end, 1),
+        note="real OutboxWorker + TelegramSender + aiogram Bot; emulator in its own process",
+    )
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
         asyncio.run(_memory_child(sys.argv[2]))
         return
+    if len(sys.argv) == 2 and sys.argv[1] == "--emulator-child":
+        asyncio.run(_emulator_child())
+        return
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory"}
+    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory", "broadcast"}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if "matcher" in chosen:
@@ -282,6 +423,8 @@ def main() -> None:
             asyncio.run(bench_pipeline(tmp))
         if "memory" in chosen:
             bench_memory(tmp)
+        if "broadcast" in chosen:
+            asyncio.run(bench_broadcast(tmp))
 
 
 if __name__ == "__main__":

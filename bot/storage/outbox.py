@@ -105,12 +105,31 @@ class OutboxRepository:
         )
         return cursor.rowcount > 0
 
+    async def claim_many(self, row_ids: list[int]) -> set[int]:
+        """claim() for several rows in one statement; the ids that were still pending."""
+        marks = ", ".join("?" for _ in row_ids)
+        async with self._db.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1"
+            f" WHERE id IN ({marks}) AND status = 'pending' RETURNING id",
+            row_ids,
+        ) as cursor:
+            return {int(r[0]) for r in await cursor.fetchall()}
+
     async def finish(self, row_id: int, status: str, now: datetime, error: str | None) -> None:
         """sent, failed or unreachable: the text and buttons are no longer kept."""
         await self._db.execute(
             "UPDATE outbox SET status = ?, finished_at = ?, last_error = ?, text = NULL,"
             " actions = NULL, media_ref = NULL WHERE id = ?",
             (status, _ts(now), error, row_id),
+        )
+
+    async def finish_sent(self, row_ids: list[int], now: datetime) -> None:
+        """finish(id, 'sent') for several rows in one statement."""
+        marks = ", ".join("?" for _ in row_ids)
+        await self._db.execute(
+            "UPDATE outbox SET status = 'sent', finished_at = ?, last_error = NULL, text = NULL,"
+            f" actions = NULL, media_ref = NULL WHERE id IN ({marks})",
+            (_ts(now), *row_ids),
         )
 
     async def retry(self, row_id: int, not_before: datetime, error: str) -> None:

@@ -141,6 +141,7 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         RateLimiter(settings.telegram.rate_per_second, settings.telegram.per_chat_interval),
         app.conversations.clock,
         on_unreachable=app.on_unreachable,
+        concurrency=settings.telegram.send_concurrency,
     )
     housekeeping = Background(lambda: queue_housekeeping(app.queue, settings))
     try:
