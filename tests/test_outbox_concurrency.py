@@ -62,3 +62,23 @@ async def test_sends_overlap_but_one_chat_stays_in_order(
         assert [text for c, text in sender.order if c == chat] == ["0", "1", "2", "3", "4"]
     assert await outbox.counts("telegram") == {"sent": 30, "unreachable": 5}
     assert await worker.run_once() == 0  # nothing is sent twice
+
+
+async def test_the_limiter_catches_up_only_by_its_burst() -> None:
+    now = [10.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(100, 0, clock=lambda: now[0], sleep=sleep, burst=0.02)
+    await limiter.wait("a")  # 10.00 (credit from before the start is capped at the burst)
+    now[0] += 0.05  # the loop was busy for 50 ms: 5 slots missed
+    for _ in range(4):
+        await limiter.wait("a")  # 20 ms of catch-up (two slots, then one on time), then paced
+    assert slept == [pytest.approx(0.01)]
+    strict = RateLimiter(100, 0, clock=lambda: now[0], sleep=sleep)
+    await strict.wait("b")
+    await strict.wait("b")
+    assert slept[-1] == pytest.approx(0.01)
