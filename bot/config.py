@@ -186,10 +186,13 @@ class LiveSettings(_Section):
     grace_minutes: int = Field(120, ge=0, le=24 * 60)
     plan_check_time: str = "18:00"
 
-    @field_validator("announce_time", "plan_check_time")
+    @field_validator("announce_time", "plan_check_time", mode="before")
     @classmethod
-    def _time(cls, value: str) -> str:
-        return _clock_time(value)
+    def _time(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080; take it back.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            value = f"{value // 60}:{value % 60:02d}"
+        return _clock_time(value) if isinstance(value, str) else value
 
 
 class PrivacySettings(_Section):

@@ -380,3 +380,44 @@ async def test_console_lectures_and_live_with_numbered_options(app: App) -> None
     assert "No live broadcast is planned yet." in out.getvalue()
     await chat.handle("1")
     assert "Done: every day you will get the announcement" in out.getvalue()
+
+
+async def test_city_buttons_fit_telegram_callback_data(app: App) -> None:
+    long_city = "Усть-Каменогорская-область-город-очень-длинный"
+    await app.lectures.create(app.lectures.validate(lecture_fields()))
+    await app.lectures.create(app.lectures.validate(lecture_fields(city=long_city)))
+    await app.lectures.create(app.lectures.validate(lecture_fields(city="Астана")))
+    reply = await app.lectures.listing(await person(app, "1"), None, "html")
+    values = [a.value for a in reply.actions]
+    assert "city/Астана" in values
+    assert all(len(f"a:{a.kind}:{a.value}".encode()) <= 64 for a in reply.actions)
+    only_long = await app.lectures.listing(await person(app, "1"), long_city, "html")
+    assert "notify/" in [a.value for a in only_long.actions]
+
+
+async def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    from bot.config import ConfigError
+
+    for section, value, expected in (
+        ("live", {"announce_time": "25:00"}, "live.announce_time: a local time of day as HH:MM"),
+        ("live", {"grace_minutes": -1}, "live.grace_minutes"),
+        ("lectures", {"reminder_offsets_hours": [24, 0]}, "lectures.reminder_offsets_hours"),
+        ("lectures", {"reminder_offsets_hours": [1, 1]}, "an offset is listed twice"),
+        ("live", {"announce_tme": "09:00"}, "live.announce_tme: unknown key"),
+    ):
+        path = write_config(tmp_path / "bad.yaml", {section: value})
+        with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+            load_settings(path, environ={})
+    env = {"SENIM_LIVE__ANNOUNCE_TIME": "9.5"}
+    with pytest.raises(ConfigError, match="environment variable SENIM_LIVE__ANNOUNCE_TIME"):
+        load_settings(write_config(tmp_path / "ok.yaml", {}), environ=env)
+    (tmp_path / "unquoted.yaml").write_text("live:\n  plan_check_time: 18:30\n", encoding="utf-8")
+    settings = load_settings(
+        tmp_path / "unquoted.yaml", environ={"SENIM_LIVE__ANNOUNCE_TIME": "9:05"}
+    )
+    assert (settings.live.announce_time, settings.live.plan_check_time) == ("09:05", "18:30")
+    settings = load_settings(
+        write_config(tmp_path / "ok.yaml", {"lectures": {"reminder_offsets_hours": [1, 48]}}),
+        environ={},
+    )
+    assert settings.lectures.reminder_offsets_hours == (48.0, 1.0)

@@ -204,6 +204,11 @@ def validate_lecture(
     return clean
 
 
+def fits(value: str) -> bool:
+    """Whether an action value fits in a button's callback data (64 bytes in all)."""
+    return len(value.encode("utf-8")) <= 48
+
+
 def to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
@@ -329,8 +334,8 @@ class LectureService:
         cities = await self.repo.cities(self.clock())
         if len(cities) > 1 or city:
             for name in cities[:6]:
-                if name != city:
-                    actions.append(Action("lecture", f"city/{name}"[:40], f"📍 {name}"))
+                if name != city and fits(f"city/{name}"):
+                    actions.append(Action("lecture", f"city/{name}", f"📍 {name}"))
             if city:
                 actions.append(Action("lecture", "city/", self.t(lang, "All cities")))
         subscribed = await SubscriptionRepository(self.db.connection).has(person.id, "lectures")
@@ -339,10 +344,11 @@ class LectureService:
                 Action("lecture", "unnotify", self.t(lang, "Stop telling me about new lectures"))
             )
         else:
+            value = f"notify/{city or ''}"
             actions.append(
                 Action(
                     "lecture",
-                    f"notify/{city or ''}"[:40],
+                    value if fits(value) else "notify/",
                     self.t(lang, "Tell me about new lectures"),
                 )
             )
