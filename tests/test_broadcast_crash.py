@@ -1,9 +1,10 @@
 """The bot as a process: an announcement to many subscribers, SIGKILL mid-way, restart, once each.
 
-The emulator holds one send unanswered (and unrecorded) when the kill comes, the worst moment
-the outbox must survive: that message is 'sending' in the database and never reached Telegram.
-(A kill between Telegram accepting a message and the result being written would send it twice:
-the outbox is at-least-once across a crash for that one message, as bot/outbox.py says.)
+The emulator holds the sends in flight unanswered (and unrecorded) when the kill comes, the
+worst moment the outbox must survive: those messages are 'sending' in the database and never
+reached Telegram. (A kill between Telegram accepting a message and the result being written
+would send that message twice: the outbox is at-least-once across a crash for the sends in
+flight, as bot/outbox.py says.)
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ async def test_sigkill_mid_broadcast_then_restart_sends_each_message_once(
             ).fetchall()
         )
     assert statuses["sent"] == KILL_AFTER
-    assert statuses.get("sending") == 1, "the held message was being sent when killed"
+    # The held sends (up to telegram.send_concurrency at once) were in flight when killed.
+    assert 1 <= statuses.get("sending", 0) <= 4
     delivered_before = Counter(s.chat_id for s in emulator.sent if s.chat_id in SUBSCRIBERS)
     assert sum(delivered_before.values()) == KILL_AFTER
 

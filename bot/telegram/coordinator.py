@@ -182,10 +182,13 @@ def create_router() -> Router:
         await message.answer(t(lectures, person, "Sorry, this command is for coordinators only."))
 
     @router.callback_query(CoordinatorData.filter(), ~coordinator)
-    async def on_refused(query: CallbackQuery, person: Person, lectures: LectureService) -> None:
-        log.info("a coordinator button was refused to %s", person.pseudonym)
+    async def on_refused(
+        query: CallbackQuery, lectures: LectureService, person: Person | None = None
+    ) -> None:
+        log.info("a coordinator button was refused to %s", person.pseudonym if person else "?")
+        lang = lectures.lang(person.language if person else None)
         await query.answer(
-            t(lectures, person, "Sorry, this command is for coordinators only."), show_alert=True
+            lectures.t(lang, "Sorry, this command is for coordinators only."), show_alert=True
         )
 
     @router.message(Command("cancel"), coordinator)
