@@ -35,6 +35,27 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "choose-language": (["chat"], ["3", "what is jihad"]),
     "run-without-token": (["run"], ["2", "что такое джихад"]),
+    "specialist-demo": (
+        ["chat", "--lang", "ru"],
+        [
+            "мне нужен человек, брат ушёл в группу",
+            "/specialist",
+            "/as specialist",
+            "/next",
+            "Здравствуйте! Расскажите, что случилось?",
+            "/note проверить",
+            "/ask_contact",
+            "/as citizen",
+            "2",
+            "Брат перестал с нами говорить",
+            "/as specialist",
+            "/close",
+            "1",
+            "/as citizen",
+            "5",
+            "спасибо",
+        ],
+    ),
 }
 
 
@@ -182,3 +203,21 @@ def test_run_without_a_token_starts_the_terminal_chat(runs: dict[str, Run]) -> N
     assert "terminal chat" in notices[0]
     assert "Choose your language" in run.out
     assert "усердие, приложение усилий" in run.out
+
+
+def test_the_terminal_demo_shows_both_sides_of_a_ticket(runs: dict[str, Run]) -> None:
+    run = runs["specialist-demo"]
+    run.ok()
+    out = run.out
+    assert "[specialists] new topic #1 · ru · theology · console" in out
+    assert "мне нужен человек, брат ушёл в группу" in out, "the conversation so far"
+    assert "[to the citizen] Demo specialist:\nЗдравствуйте! Расскажите, что случилось?" in out
+    assert "[specialists · topic 1] 👤 Брат перестал с нами говорить" in out
+    assert "Гражданин отказался делиться контактами." in out
+    assert "проверить" not in out.split("/note проверить")[-1].split("[to the citizen]")[-1]
+    assert "topic closed: ✓ #1" in out
+    rows = run.query("SELECT status, outcome, rating, rating_comment FROM tickets")
+    assert rows == [("closed", "answered", 5, "спасибо")]
+    consent = run.query("SELECT contact_consent_at FROM tickets")
+    assert consent == [(None,)]
+    assert "console-specialist" not in str(run.query("SELECT * FROM specialists"))

@@ -187,3 +187,88 @@ async def test_webhook_mode_registers_and_answers_updates(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+GROUP = -1001234567890
+SPECIALIST = 7001
+
+
+async def test_a_specialist_takes_a_ticket_in_a_forum_topic_and_talks_with_the_citizen(
+    tmp_path: Path, emulator: BotAPIEmulator
+) -> None:
+    from tests.helpers import write_config
+
+    emulator.add_forum_group(GROUP, members={SPECIALIST: "member"})
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "database": {"path": str(tmp_path / "queue-e2e.sqlite3")},
+            "content": {"path": str(ROOT / "content")},
+            "telegram": {"specialists_chat_id": GROUP},
+            "specialists": [
+                {
+                    "telegram_id": SPECIALIST,
+                    "name": "Aigerim",
+                    "skills": ["theology"],
+                    "languages": ["ru"],
+                }
+            ],
+        },
+    )
+    settings = load_settings(
+        config,
+        environ={
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_SERVER": f"http://127.0.0.1:{emulator.port}",
+        },
+    )
+    task = asyncio.create_task(run_telegram(settings, handle_signals=False))
+    try:
+        await emulator.user_sends(USER, "/language")
+        (choice,) = await emulator.next_messages(USER)
+        await emulator.user_presses(USER, choice, "a:language:ru")
+        await emulator.next_messages(USER)
+        await emulator.user_sends(USER, "/specialist")
+        (placed,) = await emulator.next_messages(USER)
+        assert "1" in placed.text
+
+        (queue_message,) = await emulator.next_messages(GROUP)
+        assert "#1" in queue_message.text
+        take = next(d for _t, d in queue_message.buttons if d.startswith("a:take"))
+        await emulator.user_presses(SPECIALIST, queue_message, take)
+        for _ in range(100):
+            if emulator.topics.get(GROUP):
+                break
+            await asyncio.sleep(0.05)
+        (topic,) = emulator.topics[GROUP].values()
+        assert topic.name == "#1 · ru · theology"
+        header, *_history = await emulator.next_messages(GROUP, 2, thread_id=topic.thread_id)
+        assert "Aigerim" in header.text
+        assert emulator.pinned[GROUP] == [header.message_id]
+        (taken,) = await emulator.next_messages(USER)
+        assert "Aigerim" in taken.text
+
+        await emulator.user_sends(
+            SPECIALIST, "Здравствуйте! Чем помочь?", chat_id=GROUP, thread_id=topic.thread_id
+        )
+        (relayed,) = await emulator.next_messages(USER)
+        assert relayed.text == "<b>Aigerim</b>\nЗдравствуйте! Чем помочь?"
+
+        await emulator.user_sends(USER, photo="PHOTO-FROM-CITIZEN", caption="вот листовка")
+        (into_topic,) = await emulator.next_messages(GROUP, thread_id=topic.thread_id)
+        assert (into_topic.kind, into_topic.file_id) == ("photo", "PHOTO-FROM-CITIZEN")
+
+        await emulator.user_sends(SPECIALIST, "/close", chat_id=GROUP, thread_id=topic.thread_id)
+        (outcomes,) = await emulator.next_messages(GROUP, thread_id=topic.thread_id)
+        await emulator.user_presses(SPECIALIST, outcomes, "a:close:1/answered")
+        (rate,) = await emulator.next_messages(USER)
+        assert ("5", "a:rate:1/5") in rate.buttons
+        for _ in range(50):
+            if topic.closed:
+                break
+            await asyncio.sleep(0.05)
+        assert topic.closed
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

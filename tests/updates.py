@@ -72,3 +72,46 @@ def channel_post_update(text: str) -> Update:
         text=text,
     )
     return Update(update_id=next(_update_ids), channel_post=post)
+
+
+def topic_update(
+    text: str | None = None,
+    user_id: int = 5001,
+    chat_id: int = -100777,
+    thread_id: int | None = None,
+    **content: Any,
+) -> Update:
+    """A message in the specialists' forum group: in a topic when thread_id is given."""
+    posted = Message(
+        message_id=next(_message_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="Specialists", is_forum=True),
+        from_user=user(user_id),
+        text=text,
+        message_thread_id=thread_id,
+        is_topic_message=True if thread_id is not None else None,
+        **content,
+    )
+    return Update(update_id=next(_update_ids), message=posted)
+
+
+def group_callback_update(
+    data: str, user_id: int = 5001, chat_id: int = -100777, thread_id: int | None = None
+) -> Update:
+    """A button pressed on a message in the specialists' group (in a topic or General)."""
+    origin = Message(
+        message_id=next(_message_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="Specialists", is_forum=True),
+        text="(a message with buttons)",
+        message_thread_id=thread_id,
+        is_topic_message=True if thread_id is not None else None,
+    )
+    query = CallbackQuery(
+        id=str(next(_update_ids)),
+        from_user=user(user_id),
+        chat_instance="ci-group",
+        message=origin,
+        data=data,
+    )
+    return Update(update_id=next(_update_ids), callback_query=query)

@@ -715,7 +715,15 @@ class QueueService:
             )
         media = Media(incoming.kind, incoming.media_ref) if incoming.media_ref else None
         now = self.clock()
+        relay = self._citizen(
+            person,
+            f"relay:{ticket.id}:out:{incoming.ref or self._key('x')}",
+            text[:4096] if media is None else text[:1024],
+            media=media,
+        )
         async with self.db.transaction() as conn:
+            if not await self.outbox.add_in(conn, [relay]):
+                return None  # the platform delivered this message twice: relayed once
             await TicketMessageRepository(conn).add(
                 ticket.id,
                 "specialist",
@@ -727,16 +735,7 @@ class QueueService:
             )
             if ticket.first_reply_at is None:
                 await TicketRepository(conn).set_fields(ticket.id, first_reply_at=now)
-            queued = await self._send(
-                conn,
-                self._citizen(
-                    person,
-                    f"relay:{ticket.id}:out:{incoming.ref or self._key('x')}",
-                    text[:4096] if media is None else text[:1024],
-                    media=media,
-                ),
-            )
-        self.outbox.wake(queued)
+        self.outbox.wake([relay])
         return None
 
     async def from_citizen(
@@ -803,9 +802,32 @@ class QueueService:
     async def _record_citizen(
         self, ticket: Ticket, incoming: Incoming, relay: bool = False, crisis: bool = False
     ) -> None:
+        """Into the ticket's transcript and (when assigned) into its topic, exactly once."""
         fmt = self.workspace.fmt if self.workspace else "plain"
         person_mark = "\N{BUST IN SILHOUETTE}"
+        relayed: OutgoingMessage | None = None
+        if relay:
+            media = (
+                Media(incoming.kind, incoming.media_ref)
+                if incoming.media_ref and incoming.kind in RELAYED_KINDS
+                else None
+            )
+            body = self._esc(incoming.text, fmt)
+            text = f"{person_mark} {body}" if body else person_mark
+            if media is None and incoming.kind != "text":
+                text = f"{person_mark} [{incoming.kind}]"
+            relayed = self._topic(
+                ticket,
+                f"relay:{ticket.id}:in:{incoming.ref or self._key('x')}",
+                text[:4096] if media is None else text[:1024],
+                media=media,
+            )
         async with self.db.transaction() as conn:
+            queued: list[OutgoingMessage] = []
+            if relayed is not None:
+                if not await self.outbox.add_in(conn, [relayed]):
+                    return  # the platform delivered this message twice: relayed once
+                queued.append(relayed)
             await TicketMessageRepository(conn).add(
                 ticket.id,
                 "citizen",
@@ -814,28 +836,10 @@ class QueueService:
                 incoming.kind,
                 incoming.media_ref,
             )
-            messages: list[OutgoingMessage | None] = []
-            if relay:
-                media = (
-                    Media(incoming.kind, incoming.media_ref)
-                    if incoming.media_ref and incoming.kind in RELAYED_KINDS
-                    else None
-                )
-                body = self._esc(incoming.text, fmt)
-                text = f"{person_mark} {body}" if body else person_mark
-                if media is None and incoming.kind != "text":
-                    text = f"{person_mark} [{incoming.kind}]"
-                messages.append(
-                    self._topic(
-                        ticket,
-                        f"relay:{ticket.id}:in:{incoming.ref or self._key('x')}",
-                        text[:4096] if media is None else text[:1024],
-                        media=media,
-                    )
-                )
             if crisis:
                 await TicketRepository(conn).set_fields(ticket.id, priority="urgent")
-                messages.append(
+                queued += await self._send(
+                    conn,
                     self._topic(
                         ticket,
                         self._key("t", ticket.id, "crisis"),
@@ -844,9 +848,8 @@ class QueueService:
                             "Possible crisis in the citizen's last message: the ticket is now "
                             "urgent."
                         ),
-                    )
+                    ),
                 )
-            queued = await self._send(conn, *messages)
         self.outbox.wake(queued)
 
     # --- ending and handing over -----------------------------------------------------------------

@@ -57,6 +57,10 @@ class Roster:
             rows = await repo.all()
         self._by_id = {row.user_id: _specialist(row) for row in rows}
 
+    def add_transient(self, specialist: Specialist) -> None:
+        """A specialist for this process only, never written (the terminal demo's)."""
+        self._by_id[specialist.user_id] = specialist
+
     def get(self, user_id: str) -> Specialist | None:
         """A specialist who is not removed (active or paused)."""
         found = self._by_id.get(user_id)

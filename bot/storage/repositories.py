@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -12,7 +12,7 @@ import aiosqlite
 def _ts(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.isoformat()
+    return moment.astimezone(UTC).isoformat()  # UTC: stored text compares in time order
 
 
 @dataclass(frozen=True, slots=True)
