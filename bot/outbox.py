@@ -320,11 +320,14 @@ class OutboxWorker:
             try:
                 async with self._db.transaction() as conn:
                     await OutboxRepository(conn).finish_sent([i for i, _f in batch], self._clock())
-            except BaseException as exc:
+            except Exception as exc:  # the rows stay 'sending' and go out again after a restart
+                log.exception(
+                    "%s outbox: could not record %d sent message(s)", self.channel, len(batch)
+                )
                 for _id, done in batch:
                     if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
-                raise
+                        done.set_exception(exc)
+                continue
             for _id, done in batch:
                 if not done.done():
                     done.set_result(None)
