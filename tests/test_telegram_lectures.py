@@ -352,6 +352,8 @@ async def test_announce_a_photo_to_a_city_or_a_language(
     await tg.lectures.act(kk, f"attend/{lecture_id}", "html")
     await say(dp, bot, "/announce")
     photo = [PhotoSize(file_id="PHOTO-1", file_unique_id="u1", width=800, height=600)]
+    await say(dp, bot, None, photo=photo, caption="x" * 1025)  # type: ignore[arg-type]
+    assert "1024" in last_text(session)
     await say(dp, bot, None, photo=photo, caption="Poster")  # type: ignore[arg-type]
     await press(dp, bot, "co:ann_cities:0:")
     cities = dict(buttons(session.sent()[-1]))

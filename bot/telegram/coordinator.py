@@ -34,6 +34,7 @@ from bot.telegram.filters import IsCommand, PrivateChat
 log = logging.getLogger(__name__)
 
 COORDINATOR_COMMANDS = ("lecture_new", "live_plan", "announce")
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 EDITABLE = {
     "title": "Title",
     "lecturer": "Lecturer",
@@ -639,6 +640,11 @@ def create_router() -> Router:
     ) -> None:
         media: list[str] | None = None
         if message.photo:
+            if len(message.caption or "") > CAPTION_LIMIT:
+                await message.answer(
+                    t(lectures, person, "A photo's caption can have at most 1,024 characters.")
+                )
+                return
             media = ["photo", message.photo[-1].file_id]
         elif not message.text:
             await message.answer(
