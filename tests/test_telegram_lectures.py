@@ -369,3 +369,24 @@ async def test_announce_a_photo_to_a_city_or_a_language(
     (row,) = outbox_rows(tg.settings, "announce:")
     assert row["chat_id"] == "2100"
     assert (row["text"], row["media_kind"], row["media_ref"]) == ("Poster", "photo", "PHOTO-1")
+
+
+async def test_coordinators_get_their_own_command_menu(
+    bot: Bot, session: RecordingSession, tg: App
+) -> None:
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import SetMyCommands
+
+    from bot.telegram.coordinator import set_coordinator_commands
+
+    session.fail_next(
+        SetMyCommands, TelegramBadRequest(SetMyCommands(commands=[]), "chat not found")
+    )
+    assert await set_coordinator_commands(bot, tg.settings, tg.content.catalogs) == 1
+    menus = session.of(SetMyCommands)
+    assert {m.scope.chat_id for m in menus} == {7001, 7002}
+    ru = next(m for m in menus if m.scope.chat_id == 7002 and m.language_code == "ru")
+    commands = {c.command: c.description for c in ru.commands}
+    assert commands["lecture_new"] == "Запланировать лекцию"
+    assert "lectures" in commands
+    assert "start" in commands

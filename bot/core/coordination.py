@@ -77,6 +77,9 @@ def _messages() -> tuple[str, ...]:
         N_("Nobody is in that audience yet; nothing was sent."),
         N_("Please send text, or a photo with a caption."),
         N_("A photo's caption can have at most 1,024 characters."),
+        N_("Schedule a lecture"),
+        N_("Plan the live broadcasts"),
+        N_("Send an announcement"),
         N_("No lectures are planned yet. Add one with /lecture_new."),
     )
 

@@ -10,12 +10,14 @@ from html import escape
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -24,7 +26,9 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
+from bot.content import Catalogs
 from bot.core.broadcasts import BroadcastService
+from bot.core.conversations import COMMANDS
 from bot.core.coordination import AUDIENCE_LABELS, parse_plan_line
 from bot.core.lectures import AUDIENCES, LectureError, LectureService
 from bot.storage import Person
@@ -34,6 +38,12 @@ from bot.telegram.filters import IsCommand, PrivateChat
 log = logging.getLogger(__name__)
 
 COORDINATOR_COMMANDS = ("lecture_new", "live_plan", "announce")
+N_ = str
+COORDINATOR_MENU = (
+    ("lecture_new", N_("Schedule a lecture")),
+    ("live_plan", N_("Plan the live broadcasts")),
+    ("announce", N_("Send an announcement")),
+)
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
 EDITABLE = {
     "title": "Title",
@@ -163,6 +173,26 @@ class ProgressTracker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def set_coordinator_commands(bot: Bot, settings: Settings, catalogs: Catalogs) -> int:
+    """Each coordinator's menu: everyone's commands and the coordinators' ones, per language."""
+    done = 0
+    for coordinator in settings.coordinators:
+        scope = BotCommandScopeChat(chat_id=coordinator)
+        try:
+            for lang in (None, *settings.languages):
+                shown = lang or settings.default_language
+                menu = [
+                    BotCommand(command=name, description=catalogs.gettext(shown, text))
+                    for name, text in (*COMMANDS, *COORDINATOR_MENU)
+                ]
+                await bot.set_my_commands(menu, scope=scope, language_code=lang)
+        except TelegramAPIError as exc:  # a coordinator who has not yet started the bot
+            log.warning("a coordinator's command menu was not set: %s", exc)
+            continue
+        done += 1
+    return done
 
 
 def create_router() -> Router:

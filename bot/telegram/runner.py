@@ -20,7 +20,7 @@ from bot.core.background import Background
 from bot.core.conversations import COMMANDS
 from bot.core.queue import QueueService
 from bot.outbox import OutboxWorker, RateLimiter
-from bot.telegram.coordinator import ProgressTracker
+from bot.telegram.coordinator import ProgressTracker, set_coordinator_commands
 from bot.telegram.dispatcher import create_dispatcher
 from bot.telegram.middlewares import CHANNEL
 from bot.telegram.retry import RetryMiddleware
@@ -152,6 +152,7 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
             return 2
         log.info("running on Telegram as @%s (%s mode)", me.username, settings.telegram.mode)
         await set_commands(bot, app)
+        await set_coordinator_commands(bot, settings, app.content.catalogs)
         for problem in await check_specialists_group(bot, settings):
             log.warning("specialists' group: %s", problem)
         if settings.telegram.specialists_chat_id is not None:
