@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -477,22 +477,19 @@ class QueueService:
 
     async def queue_summary(self) -> tuple[str, tuple[Action, ...]]:
         """The General topic's queue message: waiting tickets by priority, language and skill."""
-        waiting = await self.tickets.waiting()
+        head, total, urgent = await TicketRepository(self.db.connection).waiting_head(QUEUE_LINES)
         now = self.clock()
-        urgent = sum(1 for t in waiting if t.urgent)
         lines = [
-            self.w(
-                "Queue: {waiting} waiting, {urgent} urgent.", waiting=len(waiting), urgent=urgent
-            )
+            self.w("Queue: {waiting} waiting, {urgent} urgent.", waiting=total, urgent=urgent)
         ]
-        if not waiting:
+        if not total:
             lines.append(self.w("No one is waiting."))
-        for ticket in waiting[:QUEUE_LINES]:
+        for ticket in head:
             mark = "\N{LARGE RED CIRCLE}" if ticket.urgent else "\N{WHITE CIRCLE}"
             wait = _age_minutes(ticket.created_at, now)
             lines.append(f"{mark} #{ticket.id} · {ticket.language} · {ticket.skill} · {wait} min")
-        if len(waiting) > QUEUE_LINES:
-            lines.append(self.w("{count} more", count=len(waiting) - QUEUE_LINES))
+        if total > QUEUE_LINES:
+            lines.append(self.w("{count} more", count=total - QUEUE_LINES))
         return "\n".join(lines), (Action("take", "", self.w("Take next")),)
 
     async def refresh_queue(self) -> None:
@@ -553,14 +550,14 @@ class QueueService:
             else:
                 thread = ticket.thread_id
                 await ws.reopen_topic(thread, name)
-            async with self.db.transaction() as conn:
-                await TicketRepository(conn).set_fields(ticket.id, thread_id=thread)
-            ticket = await TicketRepository(self.db.connection).get(ticket.id) or ticket
+            ticket = replace(ticket, thread_id=thread)
             await ws.post_pinned(thread, self.header(ticket, person, specialist))
         except WorkspaceError as exc:
             log.error("ticket %s: the workspace refused to open a topic: %s", ticket.id, exc)
             async with self.db.transaction() as conn:
                 await TicketRepository(conn).requeue(ticket.id)
+                if ticket.thread_id is not None:
+                    await TicketRepository(conn).set_fields(ticket.id, thread_id=ticket.thread_id)
             return Notice(
                 self.w(
                     "The topic for the ticket could not be created; the ticket is back in the "
@@ -570,6 +567,7 @@ class QueueService:
             )
         lang = self.lang_of(person)
         async with self.db.transaction() as conn:
+            await TicketRepository(conn).set_fields(ticket.id, thread_id=ticket.thread_id)
             history = await self._history_messages(conn, ticket)
             told = self._citizen(
                 person,
