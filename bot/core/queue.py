@@ -327,6 +327,14 @@ class QueueService:
             await self.outbox.add_in(conn, queued)
         return queued
 
+    async def _tell_topic(self, ticket: Ticket, event: str, text: str) -> None:
+        """A notice from the bot into the ticket's topic, through the outbox."""
+        async with self.db.transaction() as conn:
+            queued = await self._send(
+                conn, self._topic(ticket, self._key("t", ticket.id, event), text)
+            )
+        self.outbox.wake(queued)
+
     async def _audit(
         self,
         conn: aiosqlite.Connection,
@@ -973,16 +981,7 @@ class QueueService:
                     "time.",
                 )
             )
-        async with self.db.transaction() as conn:
-            queued = await self._send(
-                conn,
-                self._topic(
-                    ticket,
-                    self._key("t", ticket.id, "ended"),
-                    self.w("The citizen ended the conversation."),
-                ),
-            )
-        self.outbox.wake(queued)
+        await self._tell_topic(ticket, "ended", self.w("The citizen ended the conversation."))
         await self._close(ticket, "ended_by_citizen", f"citizen:{ticket.id}", ask_rating=False)
         await self.refresh_queue()
         return Reply(
@@ -1423,20 +1422,10 @@ class QueueService:
         ticket = await TicketRepository(self.db.connection).open_for(person_id)
         if ticket is None:
             return
-        async with self.db.transaction() as conn:
-            queued = await self._send(
-                conn,
-                self._topic(
-                    ticket,
-                    self._key("t", ticket.id, "unreachable"),
-                    "\N{NO ENTRY} "
-                    + self.w(
-                        "The citizen cannot be reached (they blocked the bot); the ticket is "
-                        "marked so."
-                    ),
-                ),
-            )
-        self.outbox.wake(queued)
+        text = self.w(
+            "The citizen cannot be reached (they blocked the bot); the ticket is marked so."
+        )
+        await self._tell_topic(ticket, "unreachable", f"\N{NO ENTRY} {text}")
         await self._close(ticket, "unreachable", "system", status="unreachable", ask_rating=False)
         await self.refresh_queue()
 
