@@ -751,11 +751,14 @@ class QueueService:
         the queue has nothing to do with it and the bot should answer as usual."""
         lang = self.lang_of(person)
         repo = TicketRepository(self.db.connection)
-        ticket = await repo.open_for(person.id)
+        latest = await repo.latest_for(person.id)  # one indexed read for every message
+        if latest is None:
+            return None
+        ticket = latest if latest.status in ("waiting", "assigned") else None
         now = self.clock()
         if ticket is None:
-            last = await repo.last_closed_for(person.id)
-            if last is None or not last.closed_at:
+            last = latest
+            if last.status not in ("closed", "unreachable") or not last.closed_at:
                 return None
             closed = datetime.fromisoformat(last.closed_at)
             if (
