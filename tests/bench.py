@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +264,176 @@ def bench_memory(tmp: Path) -> None:
     )
 
 
+async def _seed_tickets(app: Any, count: int) -> None:
+    """`count` waiting tickets of as many people, spread over languages and skills."""
+    from bot.storage.repositories import _ts
+
+    now = datetime.now(UTC)
+    conn = app.db.connection
+    langs, skills = ("kk", "ru", "en"), ("theology", "psychology", "law", "social")
+    async with app.db.transaction():
+        await conn.executemany(
+            "INSERT INTO people (id, channel, platform_id, pseudonym, language, created_at,"
+            " last_seen_at) VALUES (?, 'telegram', ?, ?, 'ru', ?, ?)",
+            [(i, str(10**6 + i), f"Seed-{i}", _ts(now), _ts(now)) for i in range(1, count + 1)],
+        )
+        await conn.executemany(
+            "INSERT INTO tickets (person_id, priority, reason, language, skill, status,"
+            " created_at) VALUES (?, ?, 'asked', ?, ?, 'waiting', ?)",
+            [
+                (
+                    i,
+                    "urgent" if i % 50 == 0 else "normal",
+                    langs[i % 3],
+                    skills[i % 4],
+                    _ts(now.replace(microsecond=0) - timedelta(seconds=count - i)),
+                )
+                for i in range(1, count + 1)
+            ],
+        )
+
+
+async def bench_queue(tmp: Path) -> None:
+    """#5's targets: take-next with 10,000 waiting; relay latency both ways, in process."""
+    import io
+
+    from bot.app import create_app
+    from bot.console import ConsoleWorkspace
+    from bot.core.tickets import Specialist
+    from bot.outbox import OutboxWorker, RateLimiter
+    from bot.telegram.dispatcher import create_dispatcher
+    from bot.telegram.sender import TelegramSender
+    from bot.telegram.workspace import TelegramWorkspace
+    from tests.mocked_bot import RecordingSession, make_bot
+    from tests.updates import message_update, topic_update
+
+    group = -100777
+    settings = settings_for(tmp, SENIM_TELEGRAM__SPECIALISTS_CHAT_ID=str(group))
+    app = await create_app(settings)
+    try:
+        waiting = 10_000
+        await _seed_tickets(app, waiting)
+        app.queue.attach(ConsoleWorkspace(io.StringIO()))
+        for n in range(60):
+            app.roster.add_transient(
+                Specialist(
+                    str(900 + n),
+                    f"S{n}",
+                    ("theology", "psychology", "law", "social"),
+                    ("kk", "ru", "en"),
+                    max_open=100,
+                )
+            )
+        service: list[float] = []
+        full: list[float] = []
+        for n in range(200):
+            actor = app.roster.active(str(900 + n % 60))
+            assert actor is not None
+            begin = time.perf_counter()
+            taken = await app.queue.tickets.take_next(actor)
+            service.append((time.perf_counter() - begin) * 1000)
+            assert taken is not None
+        for n in range(100):
+            begin = time.perf_counter()
+            notice = await app.queue.take_next(str(900 + n % 60))
+            full.append((time.perf_counter() - begin) * 1000)
+            assert not notice.alert, notice.text
+        emit(
+            "queue_take_next_10k_waiting",
+            waiting=waiting,
+            assignment_p50_ms=round(percentile(service, 50), 2),
+            assignment_p99_ms=round(percentile(service, 99), 2),
+            with_topic_p50_ms=round(percentile(full, 50), 2),
+            with_topic_p99_ms=round(percentile(full, 99), 2),
+            target_ms=10,
+            note="assignment = the one UPDATE choosing and taking the ticket; with_topic adds "
+            "the header, the transcript and the outbox writes, with the terminal's workspace",
+        )
+    finally:
+        await app.close()
+
+    # Relay latency: from the update reaching the Dispatcher to the Bot API request leaving
+    # the outbox worker, through the real TelegramWorkspace and TelegramSender.
+    tmp2 = tmp / "relay"
+    tmp2.mkdir()
+    settings = settings_for(
+        tmp2,
+        SENIM_TELEGRAM__SPECIALISTS_CHAT_ID=str(group),
+        SENIM_TELEGRAM__PER_CHAT_INTERVAL="0",
+    )
+    app = await create_app(settings)
+    session = RecordingSession()
+    arrived: dict[str, asyncio.Future[float]] = {}
+    recording = session.make_request
+
+    async def watching(bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
+        result = await recording(bot, method, timeout)
+        text = getattr(method, "text", "") or ""
+        for marker, future in list(arrived.items()):
+            if marker in text and not future.done():
+                future.set_result(time.perf_counter())
+        return result
+
+    session.make_request = watching  # type: ignore[method-assign]
+    bot = make_bot(session)
+    worker = OutboxWorker(
+        app.db,
+        app.outbox,
+        "telegram",
+        TelegramSender(bot),
+        RateLimiter(1000.0, 0.0),
+        app.conversations.clock,
+    )
+    try:
+        app.roster.add_transient(Specialist("5001", "Aigerim", ("theology",), ("ru",), 5))
+        app.queue.attach(TelegramWorkspace(bot, group, app.queue))
+        dp = create_dispatcher(app)
+        worker.start()
+        citizen = 4242
+        await dp.feed_update(bot, message_update("/language", citizen))
+        await app.people.set_language(
+            (await app.people.identify("telegram", str(citizen)))[0], "ru"
+        )
+        await dp.feed_update(bot, message_update("/specialist", citizen))
+        await dp.feed_update(bot, message_update("/next", 5001))
+        (ticket,) = (
+            await __import__("bot.storage", fromlist=["TicketRepository"])
+            .TicketRepository(app.db.connection)
+            .assigned_to("5001")
+        )
+        thread = ticket.thread_id
+
+        async def timed(update: Any, marker: str) -> float:
+            arrived[marker] = asyncio.get_running_loop().create_future()
+            begin = time.perf_counter()
+            await dp.feed_update(bot, update)
+            end = await asyncio.wait_for(arrived[marker], 5)
+            del arrived[marker]
+            return (end - begin) * 1000
+
+        inbound: list[float] = []
+        outbound: list[float] = []
+        for i in range(300):
+            inbound.append(await timed(message_update(f"вопрос c{i}x", citizen), f"c{i}x"))
+            outbound.append(
+                await timed(topic_update(f"ответ s{i}x", 5001, group, thread), f"s{i}x")
+            )
+        emit(
+            "queue_relay_latency",
+            messages_each_way=len(inbound),
+            citizen_to_topic_p50_ms=round(percentile(inbound, 50), 2),
+            citizen_to_topic_p99_ms=round(percentile(inbound, 99), 2),
+            topic_to_citizen_p50_ms=round(percentile(outbound, 50), 2),
+            topic_to_citizen_p99_ms=round(percentile(outbound, 99), 2),
+            target_p99_ms=30,
+            note="update in -> Bot API request out, through the Dispatcher, SQLite (transcript "
+            "and outbox in one transaction) and the outbox worker; per-chat pacing off",
+        )
+    finally:
+        await worker.stop()
+        await app.close()
+
+
 # --- broadcast through the outbox against an emulator enforcing a rate limit ------------------
 
 BROADCAST_TOKEN = "42:BENCH"
@@ -412,7 +582,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory", "broadcast"}
+    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory", "queue", "broadcast"}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if "matcher" in chosen:
@@ -423,6 +593,8 @@ def main() -> None:
             asyncio.run(bench_pipeline(tmp))
         if "memory" in chosen:
             bench_memory(tmp)
+        if "queue" in chosen:
+            asyncio.run(bench_queue(tmp))
         if "broadcast" in chosen:
             asyncio.run(bench_broadcast(tmp))
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -41,6 +43,8 @@ OUTCOMES: dict[str, str] = {
 }
 RELAYED_KINDS = ("text", "photo", "document", "voice", "video", "audio", "animation")
 COMMENT_WINDOW = timedelta(hours=2)
+NO_TICKET_CACHE = 20_000
+NO_TICKET_TTL = 60.0  # seconds
 QUEUE_LINES = 15
 
 
@@ -244,6 +248,19 @@ class QueueService:
         self.workspace: Workspace | None = None
         self.ws_lang = settings.queue.workspace_language or settings.default_language
         self._sequence = 0
+        # People seen to have no ticket at all, so that their questions skip a database read.
+        # Every ticket opens through open_ticket(), which forgets the person here; entries also
+        # expire, as PeopleService's cache does (one process owns the database).
+        self._without_ticket: OrderedDict[int, float] = OrderedDict()
+
+    def _known_without_ticket(self, person_id: int) -> bool:
+        seen = self._without_ticket.get(person_id)
+        if seen is None:
+            return False
+        if time.monotonic() - seen > NO_TICKET_TTL:
+            del self._without_ticket[person_id]
+            return False
+        return True
 
     def attach(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -327,6 +344,14 @@ class QueueService:
             await self.outbox.add_in(conn, queued)
         return queued
 
+    async def _tell_topic(self, ticket: Ticket, event: str, text: str) -> None:
+        """A notice from the bot into the ticket's topic, through the outbox."""
+        async with self.db.transaction() as conn:
+            queued = await self._send(
+                conn, self._topic(ticket, self._key("t", ticket.id, event), text)
+            )
+        self.outbox.wake(queued)
+
     async def _audit(
         self,
         conn: aiosqlite.Connection,
@@ -351,6 +376,7 @@ class QueueService:
         """Open (or find) the person's ticket with the conversation so far; returns the ticket,
         whether it is new, its place in line and a note for the citizen about the hours."""
         lang = self.lang_of(person)
+        self._without_ticket.pop(person.id, None)
         opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
         ticket = opened.ticket
         now = self.clock()
@@ -477,22 +503,19 @@ class QueueService:
 
     async def queue_summary(self) -> tuple[str, tuple[Action, ...]]:
         """The General topic's queue message: waiting tickets by priority, language and skill."""
-        waiting = await self.tickets.waiting()
+        head, total, urgent = await TicketRepository(self.db.connection).waiting_head(QUEUE_LINES)
         now = self.clock()
-        urgent = sum(1 for t in waiting if t.urgent)
         lines = [
-            self.w(
-                "Queue: {waiting} waiting, {urgent} urgent.", waiting=len(waiting), urgent=urgent
-            )
+            self.w("Queue: {waiting} waiting, {urgent} urgent.", waiting=total, urgent=urgent)
         ]
-        if not waiting:
+        if not total:
             lines.append(self.w("No one is waiting."))
-        for ticket in waiting[:QUEUE_LINES]:
+        for ticket in head:
             mark = "\N{LARGE RED CIRCLE}" if ticket.urgent else "\N{WHITE CIRCLE}"
             wait = _age_minutes(ticket.created_at, now)
             lines.append(f"{mark} #{ticket.id} · {ticket.language} · {ticket.skill} · {wait} min")
-        if len(waiting) > QUEUE_LINES:
-            lines.append(self.w("{count} more", count=len(waiting) - QUEUE_LINES))
+        if total > QUEUE_LINES:
+            lines.append(self.w("{count} more", count=total - QUEUE_LINES))
         return "\n".join(lines), (Action("take", "", self.w("Take next")),)
 
     async def refresh_queue(self) -> None:
@@ -553,14 +576,14 @@ class QueueService:
             else:
                 thread = ticket.thread_id
                 await ws.reopen_topic(thread, name)
-            async with self.db.transaction() as conn:
-                await TicketRepository(conn).set_fields(ticket.id, thread_id=thread)
-            ticket = await TicketRepository(self.db.connection).get(ticket.id) or ticket
+            ticket = replace(ticket, thread_id=thread)
             await ws.post_pinned(thread, self.header(ticket, person, specialist))
         except WorkspaceError as exc:
             log.error("ticket %s: the workspace refused to open a topic: %s", ticket.id, exc)
             async with self.db.transaction() as conn:
                 await TicketRepository(conn).requeue(ticket.id)
+                if ticket.thread_id is not None:
+                    await TicketRepository(conn).set_fields(ticket.id, thread_id=ticket.thread_id)
             return Notice(
                 self.w(
                     "The topic for the ticket could not be created; the ticket is back in the "
@@ -570,6 +593,7 @@ class QueueService:
             )
         lang = self.lang_of(person)
         async with self.db.transaction() as conn:
+            await TicketRepository(conn).set_fields(ticket.id, thread_id=ticket.thread_id)
             history = await self._history_messages(conn, ticket)
             told = self._citizen(
                 person,
@@ -743,13 +767,21 @@ class QueueService:
     ) -> Reply | None:
         """A citizen's message while they have a ticket (or just after one closed); None when
         the queue has nothing to do with it and the bot should answer as usual."""
+        if self._known_without_ticket(person.id):
+            return None
         lang = self.lang_of(person)
         repo = TicketRepository(self.db.connection)
-        ticket = await repo.open_for(person.id)
+        latest = await repo.latest_for(person.id)
+        if latest is None:
+            self._without_ticket[person.id] = time.monotonic()
+            if len(self._without_ticket) > NO_TICKET_CACHE:
+                self._without_ticket.popitem(last=False)
+            return None
+        ticket = latest if latest.status in ("waiting", "assigned") else None
         now = self.clock()
         if ticket is None:
-            last = await repo.last_closed_for(person.id)
-            if last is None or not last.closed_at:
+            last = latest
+            if last.status not in ("closed", "unreachable") or not last.closed_at:
                 return None
             closed = datetime.fromisoformat(last.closed_at)
             if (
@@ -975,16 +1007,7 @@ class QueueService:
                     "time.",
                 )
             )
-        async with self.db.transaction() as conn:
-            queued = await self._send(
-                conn,
-                self._topic(
-                    ticket,
-                    self._key("t", ticket.id, "ended"),
-                    self.w("The citizen ended the conversation."),
-                ),
-            )
-        self.outbox.wake(queued)
+        await self._tell_topic(ticket, "ended", self.w("The citizen ended the conversation."))
         await self._close(ticket, "ended_by_citizen", f"citizen:{ticket.id}", ask_rating=False)
         await self.refresh_queue()
         return Reply(
@@ -1425,20 +1448,10 @@ class QueueService:
         ticket = await TicketRepository(self.db.connection).open_for(person_id)
         if ticket is None:
             return
-        async with self.db.transaction() as conn:
-            queued = await self._send(
-                conn,
-                self._topic(
-                    ticket,
-                    self._key("t", ticket.id, "unreachable"),
-                    "\N{NO ENTRY} "
-                    + self.w(
-                        "The citizen cannot be reached (they blocked the bot); the ticket is "
-                        "marked so."
-                    ),
-                ),
-            )
-        self.outbox.wake(queued)
+        text = self.w(
+            "The citizen cannot be reached (they blocked the bot); the ticket is marked so."
+        )
+        await self._tell_topic(ticket, "unreachable", f"\N{NO ENTRY} {text}")
         await self._close(ticket, "unreachable", "system", status="unreachable", ask_rating=False)
         await self.refresh_queue()
 

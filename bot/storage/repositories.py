@@ -209,7 +209,9 @@ class EventRepository:
         return [Event(**dict(row)) for row in rows]
 
 
-_QUEUE_ORDER = "CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, created_at, id"
+# Urgent first, then oldest; the same expression as the tickets_waiting index, so that SQLite
+# walks the index instead of sorting.
+_QUEUE_ORDER = "priority <> 'urgent', created_at, id"
 OPEN_STATUSES = ("waiting", "assigned")
 
 
@@ -267,6 +269,21 @@ class TicketRepository:
             rows = await cur.fetchall()
         return [Ticket(**dict(row)) for row in rows]
 
+    async def waiting_head(self, limit: int) -> tuple[list[Ticket], int, int]:
+        """The first `limit` waiting tickets in queue order, how many wait, how many urgent."""
+        async with self._db.execute(
+            f"SELECT * FROM tickets WHERE status = 'waiting' ORDER BY {_QUEUE_ORDER} LIMIT ?",
+            (limit,),
+        ) as cur:
+            head = [Ticket(**dict(row)) for row in await cur.fetchall()]
+        async with self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(priority = 'urgent'), 0) FROM tickets"
+            " WHERE status = 'waiting'"
+        ) as cur:
+            row = await cur.fetchone()
+        total, urgent = (int(row[0]), int(row[1])) if row else (0, 0)
+        return head, total, urgent
+
     async def position(self, ticket: Ticket) -> int:
         """1 for the next ticket to be taken: how many waiting tickets go first, plus one."""
         async with self._db.execute(
@@ -302,18 +319,34 @@ class TicketRepository:
             return None
         langs = ",".join("?" * len(languages))
         wanted = ",".join("?" * len(skills))
-        async with self._db.execute(
-            "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?,"
-            " offered_to = NULL WHERE status = 'waiting' AND id = (SELECT id FROM tickets"
-            f" WHERE status = 'waiting' AND language IN ({langs}) AND skill IN ({wanted})"
+        fits = (
+            f"status = 'waiting' AND language IN ({langs}) AND skill IN ({wanted})"
             " AND (gender IS NULL OR gender = ?)"
-            " ORDER BY CASE priority WHEN 'urgent' THEN 0 ELSE 1 END,"
-            " CASE WHEN preferred_specialist = ? THEN 0 ELSE 1 END, created_at, id LIMIT 1)"
-            " RETURNING *",
-            (specialist_id, _ts(now), *languages, *skills, gender, specialist_id),
-        ) as cur:
-            row = await cur.fetchone()
-        return Ticket(**dict(row)) if row else None
+        )
+        fit_args = (*languages, *skills, gender)
+        # Three short index walks instead of one sort: urgent, then preferring this
+        # specialist, then the oldest. The caller's write transaction makes it atomic.
+        searches = (
+            (f"{fits} AND priority = 'urgent'", fit_args),
+            (f"{fits} AND preferred_specialist = ?", (*fit_args, specialist_id)),
+            (fits, fit_args),
+        )
+        for where, args in searches:
+            async with self._db.execute(
+                f"SELECT id FROM tickets WHERE {where} ORDER BY {_QUEUE_ORDER} LIMIT 1", args
+            ) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                continue
+            async with self._db.execute(
+                "UPDATE tickets SET status = 'assigned', specialist_id = ?, assigned_at = ?,"
+                " offered_to = NULL WHERE id = ? AND status = 'waiting' RETURNING *",
+                (specialist_id, _ts(now), found[0]),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                return Ticket(**dict(row))
+        return None
 
     async def close(self, ticket_id: int, status: str, outcome: str | None, now: datetime) -> bool:
         cursor = await self._db.execute(
@@ -365,6 +398,14 @@ class TicketRepository:
             (specialist_id,),
         ) as cur:
             return [Ticket(**dict(row)) for row in await cur.fetchall()]
+
+    async def latest_for(self, person_id: int) -> Ticket | None:
+        """The person's most recent ticket, whatever its state."""
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE person_id = ? ORDER BY id DESC LIMIT 1", (person_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
 
     async def last_closed_for(self, person_id: int) -> Ticket | None:
         async with self._db.execute(

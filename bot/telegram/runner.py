@@ -115,7 +115,8 @@ async def queue_housekeeping(queue: QueueService, settings: Settings) -> None:
     since_purge = PURGE_EVERY
     while True:
         try:
-            await queue.check_targets()
+            if not await queue.check_targets():
+                await queue.refresh_queue()  # the waits shown grow; edited only on change
             if since_purge >= PURGE_EVERY:
                 await queue.purge()
                 since_purge = 0.0

@@ -22,6 +22,11 @@ ALTER TABLE tickets ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5);
 ALTER TABLE tickets ADD COLUMN rating_comment TEXT;
 ALTER TABLE tickets ADD COLUMN rating_asked INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tickets_thread ON tickets (thread_id);
+-- The queue in taking order (urgent first, then oldest): take-next walks it and stops at the
+-- first ticket the specialist can take, instead of sorting every waiting ticket.
+CREATE INDEX tickets_waiting ON tickets (priority <> 'urgent', created_at, id)
+    WHERE status = 'waiting';
+CREATE INDEX tickets_preferred ON tickets (preferred_specialist) WHERE status = 'waiting';
 CREATE INDEX tickets_person ON tickets (person_id, status);
 
 -- The conversation of a ticket. Erased with the person (/forget) and after the retention period.
