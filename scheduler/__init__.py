@@ -1,9 +1,9 @@
-"""APScheduler jobs calling core services (lectures, reminders, the daily announcement).
+"""APScheduler jobs calling core services (lectures, reminders, the daily announcement)."""
 
-The database is the source of truth: the jobs are rebuilt from it at start-up and after every
-change to the schedule, and what was missed during downtime is caught up by the rules of
-catch_up(). Every send is idempotent through the outbox's keys, so running a job twice is safe.
-"""
+# The database is the source of truth: the jobs are rebuilt from it at start-up, after every
+# change to the schedule and every few minutes, and what downtime missed is caught up by the
+# rules of Schedule.catch_up(). Every send is idempotent through the outbox's keys, so running a
+# job twice is safe.
 
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
-"""The bot as a process: an announcement to many subscribers, SIGKILL mid-way, restart, once each.
+"""The bot as a process: an announcement to many, SIGKILL mid-way, restart, one message each."""
 
-The emulator holds the sends in flight unanswered (and unrecorded) when the kill comes, the
-worst moment the outbox must survive: those messages are 'sending' in the database and never
-reached Telegram. (A kill between Telegram accepting a message and the result being written
-would send that message twice: the outbox is at-least-once across a crash for the sends in
-flight, as bot/outbox.py says.)
-"""
+# The emulator holds the sends in flight unanswered (and unrecorded) when the kill comes, the
+# worst moment the outbox must survive: those messages are 'sending' in the database and never
+# reached Telegram. (A kill between Telegram accepting a message and the result being written
+# would send that message twice: the outbox is at-least-once across a crash for the sends in
+# flight, as bot/outbox.py says.)
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""A small iCalendar (RFC 5545) writer and reader for lectures: no dependency needed.
+"""A small iCalendar (RFC 5545) writer and reader for lectures, with no dependency."""
 
-Writing: CRLF line ends, TEXT escaping, lines folded at 75 octets, UTC times, UID and DTSTAMP.
-Reading: unfolds lines, unescapes TEXT, and understands UTC, TZID and all-day-less local times;
-enough for calendars exported by common tools and for our own export.
-"""
+# Writing: CRLF line ends, TEXT escaping, lines folded at 75 octets, UTC times, UID and DTSTAMP.
+# Reading: unfolds lines, unescapes TEXT, and understands UTC, TZID and floating local times;
+# enough for calendars exported by common tools and for our own export. The few properties we
+# need do not justify a package.
 
 from __future__ import annotations
 
