@@ -114,22 +114,8 @@ class LectureError(ValueError):
         self.problems = problems
 
 
-FIELDS = (
-    "title",
-    "topic_id",
-    "lecturer",
-    "venue",
-    "link",
-    "city",
-    "audience",
-    "language",
-    "start",
-    "duration",
-)
-
-
 def parse_local(value: str, tz: Any) -> datetime:
-    """'YYYY-MM-DD HH:MM' (or DD.MM.YYYY HH:MM) in the deployment's time zone -> aware UTC."""
+    """'YYYY-MM-DD HH:MM' (or DD.MM.YYYY HH:MM), read in the given time zone."""
     text = " ".join(value.replace("T", " ").split())
     for pattern in ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"):
         try:
@@ -141,7 +127,7 @@ def parse_local(value: str, tz: Any) -> datetime:
 
 
 def validate_lecture(
-    raw: Mapping[str, str],
+    raw: Mapping[str, Any],
     settings: Settings,
     now: datetime,
     topics: Mapping[str, Any] | None = None,
