@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
+from bot.content import ContentPack
 from bot.storage.lectures import LivePlan
 from scheduler import create_scheduler, jobs, planned_sends
 from tests.helpers import Clock
@@ -165,3 +168,42 @@ async def test_the_plan_check_alerts_the_day_before(make_app: AppFactory, clock:
     assert await jobs.check_live_plan(app.broadcasts, clock.now) == 0  # already alerted
     rows = outbox_rows(app.settings, "liveplan-missing:2025-06-03:")
     assert len(rows) == 2
+
+
+async def test_a_reminder_job_really_fires_in_the_event_loop(
+    tmp_path: Path, content_pack: ContentPack, shared_core: None
+) -> None:
+    from bot.app import create_app
+    from bot.config import load_settings
+    from bot.core.people import utc_now
+    from tests.helpers import CONTENT, write_config
+
+    config = write_config(
+        tmp_path / "real-clock.yaml",
+        {
+            "database": {"path": str(tmp_path / "real.sqlite3")},
+            "content": {"path": str(CONTENT)},
+            "lectures": {"reminder_offsets_hours": [1]},
+        },
+    )
+    app = await create_app(load_settings(config, environ={}), content=content_pack)
+    schedule = create_scheduler(app.lectures, app.broadcasts, utc_now)
+    try:
+        await schedule.start()
+        start = utc_now() + timedelta(hours=1, seconds=1)
+        local = start.astimezone(app.settings.tz)
+        lecture = await app.lectures.create(
+            app.lectures.validate(lecture_fields(start=local.strftime("%Y-%m-%d %H:%M")))
+            | {"starts_at": start}
+        )
+        await app.lectures.act(await person(app, "1", "en"), f"attend/{lecture.id}", "html")
+        assert f"reminder:{lecture.id}:1" in schedule.next_runs()  # rebuilt after the change
+        for _ in range(60):
+            if outbox_rows(app.settings, "reminder:"):
+                break
+            await asyncio.sleep(0.1)
+        (row,) = outbox_rows(app.settings, "reminder:")
+        assert row["key"] == f"reminder:{lecture.id}:{(await person(app, '1')).id}:1h:0"
+    finally:
+        schedule.shutdown()
+        await app.close()
