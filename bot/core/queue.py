@@ -793,6 +793,13 @@ class QueueService:
         self.outbox.wake(relay)
         return None
 
+    async def in_conversation(self, person: Person) -> bool:
+        """Whether a specialist is talking with this person right now."""
+        if self._known_without_ticket(person.id):
+            return False
+        ticket = await TicketRepository(self.db.connection).open_for(person.id)
+        return ticket is not None and ticket.status == "assigned"
+
     async def from_citizen(
         self, person: Person, incoming: Incoming, crisis: bool = False
     ) -> Reply | None:
