@@ -643,3 +643,29 @@ async def test_a_person_who_asked_before_having_a_ticket_is_routed_once_they_hav
     assert routed.match is None, "now it goes to the ticket"
     lines = await TicketMessageRepository(app.db.connection).of_ticket(1)
     assert lines[-1].text == "что такое джихад"
+
+
+async def test_long_relays_are_split_within_the_platforms_limits_and_lose_nothing(
+    qapp: App,
+) -> None:
+    app = qapp
+    person, _ticket, thread = await started(app)
+    long_text = ("Абзац ответа. " * 30 + "\n\n") * 12  # about 5,000 characters
+    await app.queue.from_workspace(AIGERIM, thread, Incoming("text", long_text, ref="l:1"))
+    caption = "подпись " * 200  # 1,600 characters: over a caption's 1,024
+    await app.queue.from_workspace(AIGERIM, thread, Incoming("photo", caption, "P-1", "l:2"))
+    rows = to(await queued(app), "700")
+    assert all(len(r.text or "") <= 4096 for r in rows)
+    texts = [r for r in rows if r.media_kind is None]
+    assert len(texts) >= 3
+    joined = "".join((r.text or "").replace("<b>Aigerim</b>\n", "") for r in texts)
+    assert joined.count("Абзац ответа.") == 30 * 12
+    (photo,) = [r for r in rows if r.media_kind == "photo"]
+    assert photo.text == "<b>Aigerim</b>"
+    assert any(caption.strip() in (r.text or "") for r in texts)
+    await app.queue.from_workspace(AIGERIM, thread, Incoming("text", long_text, ref="l:1"))
+    assert to(await queued(app), "700") == [], "a repeat of a split message is still caught"
+    await app.queue.from_citizen(person, Incoming("text", "ы" * 4096, ref="c:long"))
+    parts = to(await queued(app), "workspace")
+    assert len(parts) == 2
+    assert sum((r.text or "").count("ы") for r in parts) == 4096

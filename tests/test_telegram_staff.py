@@ -309,3 +309,22 @@ async def test_a_blocked_citizen_makes_the_ticket_unreachable(
     told = of(session, SendMessage, chat_id=GROUP, message_thread_id=thread)
     assert told, "the specialist is told in the topic"
     assert session.of(CloseForumTopic)
+
+
+async def test_an_edit_during_a_conversation_reaches_the_specialist_marked_as_an_edit(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, worker: OutboxWorker
+) -> None:
+    from tests.updates import edited_update
+
+    thread = await open_and_take(dp, bot, session, worker)
+    session.clear()
+    await dp.feed_update(bot, edited_update("исправленный текст", CITIZEN))
+    assert of(session, SendMessage, chat_id=CITIZEN) == []
+    await worker.run_once()
+    (edit,) = of(session, SendMessage, chat_id=GROUP, message_thread_id=thread)
+    assert "✏" in edit.text
+    assert "исправленный текст" in edit.text
+    session.clear()
+    await dp.feed_update(bot, edited_update("другой", 1002))
+    (help_reply,) = of(session, SendMessage, chat_id=1002)
+    assert help_reply.reply_markup is not None, "outside a conversation: the help and menu"

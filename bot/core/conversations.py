@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -542,6 +542,16 @@ class ConversationService:
         summary = {"confident": result.topic_id or "", "ambiguous": "choice of topics"}
         self._remember(person, "bot", summary.get(result.kind, "out of scope"))
         return Turn(reply, lang, None, result)
+
+    async def edited(self, person: Person, incoming: Incoming) -> Reply:
+        """An edited message: relayed (marked as an edit) to the person's specialist when they
+        are in a conversation; otherwise the help, since an edit gets no new answer."""
+        if self.queue is not None and await self.queue.in_conversation(person):
+            marked = replace(incoming, text=f"\N{PENCIL} {incoming.text}".strip())
+            routed = await self.queue.from_citizen(person, marked)
+            if routed is not None:
+                return routed
+        return self.help(person)
 
     async def other_content(self, person: Person, incoming: Incoming) -> Reply:
         """A photo, document, voice message or anything else: to the specialist when the

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.content import ContentPack, Format
 from bot.core.hours import WorkingHours
 from bot.core.people import PeopleService
-from bot.core.replies import Action, Reply
+from bot.core.replies import Action, Reply, split_message
 from bot.core.roster import Roster, RosterError
 from bot.core.tickets import Specialist, TicketService
 from bot.outbox import Media, Outbox, OutgoingMessage
@@ -214,6 +214,36 @@ class Workspace(Protocol):
     async def post_pinned(self, thread_id: int, text: str) -> None: ...
 
     async def show_queue(self, text: str, actions: tuple[Action, ...]) -> None: ...
+
+
+TEXT_LIMIT = 4096  # Telegram's limits for a message and for a caption
+CAPTION_LIMIT = 1024
+
+
+def _pieces(
+    make: Callable[[str, str, Media | None], OutgoingMessage | None],
+    key: str,
+    text: str,
+    media: Media | None,
+    short: str,
+) -> list[OutgoingMessage]:
+    """A relayed message in as many messages as the platform's limits need: a caption too long
+    goes out as the file with `short` (the signature) and then the text; a long text in parts.
+    Each piece's key derives from the original's, so a repeat is still recognised."""
+    pieces: list[tuple[str, Media | None]] = []
+    if media is not None:
+        if len(text) <= CAPTION_LIMIT:
+            pieces.append((text, media))
+            text = ""
+        else:
+            pieces.append((short, media))
+    if text:
+        pieces += [(part, None) for part in split_message(text, TEXT_LIMIT)]
+    made = [
+        make(key if index == 0 else f"{key}:{index}", part, file)
+        for index, (part, file) in enumerate(pieces)
+    ]
+    return [m for m in made if m is not None]
 
 
 def _age_minutes(since: str | None, now: datetime) -> int:
@@ -739,14 +769,15 @@ class QueueService:
             )
         media = Media(incoming.kind, incoming.media_ref) if incoming.media_ref else None
         now = self.clock()
-        relay = self._citizen(
-            person,
+        relay = _pieces(
+            lambda key, part, file: self._citizen(person, key, part, media=file),
             f"relay:{ticket.id}:out:{incoming.ref or self._key('x')}",
-            text[:4096] if media is None else text[:1024],
-            media=media,
+            text,
+            media,
+            signed,
         )
         async with self.db.transaction() as conn:
-            if not await self.outbox.add_in(conn, [relay]):
+            if not await self.outbox.add_in(conn, relay):
                 return None  # the platform delivered this message twice: relayed once
             await TicketMessageRepository(conn).add(
                 ticket.id,
@@ -759,8 +790,15 @@ class QueueService:
             )
             if ticket.first_reply_at is None:
                 await TicketRepository(conn).set_fields(ticket.id, first_reply_at=now)
-        self.outbox.wake([relay])
+        self.outbox.wake(relay)
         return None
+
+    async def in_conversation(self, person: Person) -> bool:
+        """Whether a specialist is talking with this person right now."""
+        if self._known_without_ticket(person.id):
+            return False
+        ticket = await TicketRepository(self.db.connection).open_for(person.id)
+        return ticket is not None and ticket.status == "assigned"
 
     async def from_citizen(
         self, person: Person, incoming: Incoming, crisis: bool = False
@@ -837,7 +875,7 @@ class QueueService:
         """Into the ticket's transcript and (when assigned) into its topic, exactly once."""
         fmt = self.workspace.fmt if self.workspace else "plain"
         person_mark = "\N{BUST IN SILHOUETTE}"
-        relayed: OutgoingMessage | None = None
+        relayed: list[OutgoingMessage] = []
         if relay:
             media = (
                 Media(incoming.kind, incoming.media_ref)
@@ -848,18 +886,19 @@ class QueueService:
             text = f"{person_mark} {body}" if body else person_mark
             if media is None and incoming.kind != "text":
                 text = f"{person_mark} [{incoming.kind}]"
-            relayed = self._topic(
-                ticket,
+            relayed = _pieces(
+                lambda key, part, file: self._topic(ticket, key, part, media=file),
                 f"relay:{ticket.id}:in:{incoming.ref or self._key('x')}",
-                text[:4096] if media is None else text[:1024],
-                media=media,
+                text,
+                media,
+                person_mark,
             )
         async with self.db.transaction() as conn:
             queued: list[OutgoingMessage] = []
-            if relayed is not None:
-                if not await self.outbox.add_in(conn, [relayed]):
+            if relayed:
+                if not await self.outbox.add_in(conn, relayed):
                     return  # the platform delivered this message twice: relayed once
-                queued.append(relayed)
+                queued += relayed
             await TicketMessageRepository(conn).add(
                 ticket.id,
                 "citizen",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramForbiddenError
@@ -70,9 +71,11 @@ def create_router() -> Router:
     async def on_edited(
         message: Message, person: Person, conversations: ConversationService, bot: Bot
     ) -> None:
-        lang = conversations.language_of(person)
-        await send_reply(bot, message.chat.id, conversations.help(person))
-        log.debug("edited message ignored (%s)", lang)
+        """In a conversation with a specialist the edit goes on to them, marked as an edit;
+        otherwise the bot cannot re-answer an edit and says what it can do."""
+        found = incoming(message)
+        edit = replace(found, ref=f"{found.ref}:edit:{message.edit_date or 0}")
+        await send_reply(bot, message.chat.id, await conversations.edited(person, edit))
 
     @router.callback_query(ActionData.filter())
     async def on_action(
