@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError, Script
+from bot.core.channel_texts import _messages as _alert_messages
 from bot.core.events import EventLog
 from bot.core.matcher import Matcher, MatchResult
 from bot.core.people import PeopleService, utc_now
@@ -119,6 +120,7 @@ UI_MESSAGES = tuple(
             *(text for _name, text in COMMANDS),
             *_queue_messages(),
             *OUTCOMES.values(),
+            *_alert_messages(),
         ]
     )
 )

@@ -140,6 +140,11 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         on_unreachable=app.on_unreachable,
     )
     housekeeping = Background(lambda: queue_housekeeping(app.queue, settings))
+    instagram = None
+    if settings.instagram.enabled:
+        from bot.instagram.channel import InstagramChannel
+
+        instagram = InstagramChannel(app)
     try:
         try:
             me = await bot.get_me()
@@ -157,6 +162,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
             await app.queue.refresh_queue()
         worker.start()
         housekeeping.start()
+        if instagram is not None:  # beside Telegram; its failures pause it, never Telegram
+            instagram.start()
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
         else:
@@ -167,6 +174,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
                 allowed_updates=dp.resolve_used_update_types(),
             )
     finally:
+        if instagram is not None:
+            await instagram.stop()
         await housekeeping.stop()
         await worker.stop()
         await outbox_bot.session.close()
