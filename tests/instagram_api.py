@@ -7,6 +7,7 @@ request no route expects is recorded as unexpected (tests assert there are none)
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import deque
@@ -19,10 +20,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from bot.config import InstagramSettings
+from bot.app import App, create_app
+from bot.config import InstagramSettings, Settings, load_settings
+from bot.console import ConsoleWorkspace
+from bot.content import ContentPack
 from bot.instagram.client import InstagramClient
+from tests.helpers import CONTENT, Clock, write_config
 
 ME = "1000"  # the outreach account's user id
+COORDINATOR = "9001"
 ALMOST_NOW = 1_748_854_800  # 2025-06-02 09:00 UTC, the tests' clock
 
 
@@ -363,3 +369,52 @@ def story_configured() -> tuple[int, dict[str, Any]]:
         },
         "status": "ok",
     }
+
+
+# --- the app and settings the Instagram tests share ------------------------------------------
+
+
+class Sleeps:
+    """asyncio.sleep's stand-in: records the waits, never waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def instagram_settings(tmp_path: Path, transport: RecordedInstagram) -> Settings:
+    """Instagram on, a saved session, one coordinator and one specialist."""
+    session = write_session(tmp_path / "instagram-session.json", transport)
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "database": {"path": str(tmp_path / "ig.sqlite3"), "event_flush_seconds": 0},
+            "content": {"path": str(CONTENT)},
+            "instagram": {
+                "enabled": True,
+                "username": "senim_outreach",
+                "session_path": str(session),
+                "backoff_minutes": 15,
+                "backoff_max_minutes": 120,
+            },
+            "coordinators": [int(COORDINATOR)],
+            "specialists": [
+                {
+                    "telegram_id": 5001,
+                    "name": "Aigerim",
+                    "skills": ["theology", "psychology"],
+                    "languages": ["ru", "kk", "en"],
+                }
+            ],
+        },
+    )
+    return load_settings(config, environ={})
+
+
+async def open_app(settings: Settings, pack: ContentPack, clock: Clock) -> App:
+    """The app over the settings' SQLite file, with the terminal's workspace for tickets."""
+    app = await create_app(settings, content=pack, clock=clock.now)
+    app.queue.attach(ConsoleWorkspace(io.StringIO()))
+    return app

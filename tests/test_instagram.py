@@ -7,7 +7,6 @@ instagrapi made (direct_send's form fields), and the database holds the rest.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, create_app
-from bot.config import Settings, load_settings
-from bot.console import ConsoleWorkspace
+from bot.app import App
+from bot.config import Settings
 from bot.content import ContentPack
 from bot.instagram.channel import InstagramChannel
 from bot.outbox import RateLimiter
 from bot.storage import TicketRepository
 from bot.storage.instagram import InstagramRepository
 from bot.storage.outbox import OutboxRepository, OutboxRow
-from tests.helpers import CONTENT, Clock, with_crisis, write_config
+from tests.helpers import Clock, with_crisis
 from tests.instagram_api import (
     CHALLENGE,
+    COORDINATOR,
     FEEDBACK,
     LOGIN_REQUIRED,
     ME,
@@ -35,15 +34,17 @@ from tests.instagram_api import (
     THROTTLED,
     Call,
     RecordedInstagram,
+    Sleeps,
     broken_item,
     current_user,
     inbox,
     instagram_client,
+    instagram_settings,
+    open_app,
     photo_item,
     sent,
     text_item,
     thread,
-    write_session,
 )
 
 CITIZEN = "2001"
@@ -52,17 +53,6 @@ INBOX = r"/direct_v2/inbox/$"
 PENDING = r"/direct_v2/pending_inbox/$"
 SEND = r"/direct_v2/threads/broadcast/text/$"
 SEEN = r"/direct_v2/threads/\d+/items/\d+/seen/$"
-COORDINATOR = "9001"
-
-
-class Sleeps:
-    """asyncio.sleep's stand-in: records the waits, never waits."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture
@@ -72,37 +62,7 @@ def transport() -> RecordedInstagram:
 
 @pytest.fixture
 def ig_settings(tmp_path: Path, transport: RecordedInstagram) -> Settings:
-    session = write_session(tmp_path / "instagram-session.json", transport)
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "database": {"path": str(tmp_path / "ig.sqlite3"), "event_flush_seconds": 0},
-            "content": {"path": str(CONTENT)},
-            "instagram": {
-                "enabled": True,
-                "username": "senim_outreach",
-                "session_path": str(session),
-                "backoff_minutes": 15,
-                "backoff_max_minutes": 120,
-            },
-            "coordinators": [int(COORDINATOR)],
-            "specialists": [
-                {
-                    "telegram_id": 5001,
-                    "name": "Aigerim",
-                    "skills": ["theology", "psychology"],
-                    "languages": ["ru", "kk", "en"],
-                }
-            ],
-        },
-    )
-    return load_settings(config, environ={})
-
-
-async def open_app(settings: Settings, pack: ContentPack, clock: Clock) -> App:
-    app = await create_app(settings, content=pack, clock=clock.now)
-    app.queue.attach(ConsoleWorkspace(io.StringIO()))
-    return app
+    return instagram_settings(tmp_path, transport)
 
 
 @pytest.fixture
@@ -433,7 +393,7 @@ async def test_pushback_pauses_with_growing_backoff_and_alerts_the_coordinators(
     assert channel.guard.level == 0
     resumed = await outbox(app, "telegram")
     assert len(resumed) == 4
-    assert "resumed" in (resumed[-1].text or "")
+    assert "возобновлён" in (resumed[-1].text or ""), "in the workspace language (ru)"
 
 
 async def test_the_pause_outlives_a_restart(
