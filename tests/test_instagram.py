@@ -207,6 +207,24 @@ async def test_a_photo_gets_the_text_only_note(
     assert "текст" in sent_text(call).lower()
 
 
+async def test_a_reply_to_a_story_is_a_question_and_a_heart_needs_no_answer(
+    app: App, channel: InstagramChannel, transport: RecordedInstagram
+) -> None:
+    heart = dict(text_item(CITIZEN, ""), item_type="like", like="❤️")
+    del heart["text"]
+    story_reply = dict(text_item(CITIZEN, ""), item_type="reel_share")
+    del story_reply["text"]
+    story_reply["reel_share"] = {"text": "что такое джихад на самом деле", "type": "reply"}
+    transport.on("GET", INBOX, inbox(thread(THREAD, CITIZEN, [heart, story_reply])))
+    transport.on("POST", SEEN, OK)
+    transport.on("POST", SEND, sent(THREAD), repeat=True)
+    assert await channel.poller.poll_once() == 1
+    await deliver(channel)
+    assert await replies_sent(app) == 1
+    text = " ".join(sent_text(c) for c in sends(transport))
+    assert "/forget" in text, "a new person's first answer carries the privacy note"
+
+
 # --- restarts, requests, what cannot be parsed ----------------------------------------------
 
 

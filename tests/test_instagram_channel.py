@@ -32,7 +32,7 @@ from bot.instagram.story import post_story, render_card
 from bot.outbox import RateLimiter
 from bot.storage import TicketRepository
 from bot.storage.outbox import OutboxRepository
-from tests.helpers import Clock
+from tests.helpers import Clock, run_bot, subprocess_env, write_config
 from tests.instagram_api import (
     ALMOST_NOW,
     COORDINATOR,
@@ -414,3 +414,22 @@ async def test_doctor_reports_the_session_without_logging_in(
         update={"instagram": ig_settings.instagram.model_copy(update={"enabled": False})}
     )
     assert await check_instagram(off) == ["note: Instagram is off (instagram.enabled)"]
+
+
+def test_the_instagram_commands_on_the_command_line(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "instagram": {
+                "enabled": True,
+                "username": "senim_outreach",
+                "session_path": str(tmp_path / "session.json"),
+            }
+        },
+    )
+    status = run_bot(["--config", str(config), "instagram", "status"])
+    assert status.returncode == 1
+    assert "instagram login" in status.stdout
+    login = run_bot(["--config", str(config), "instagram", "login"], env=subprocess_env())
+    assert login.returncode == 2
+    assert "INSTAGRAM_PASSWORD" in login.stdout

@@ -94,10 +94,12 @@ def create_instagrapi(settings: InstagramSettings) -> Any:
     human-like pause between requests."""
     from instagrapi import Client
 
-    # instagrapi logs every request's URL (with thread ids) at INFO: platform ids only at DEBUG.
+    # instagrapi logs request URLs (with thread and user ids) at INFO and WARNING; platform ids
+    # are logged only at DEBUG, so below that its own logs are kept to errors. The channel logs
+    # what matters (the kind of push-back, the pause) itself.
     verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
     for name in ("instagrapi", "private_request", "public_request"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.ERROR)
     client = Client(delay_range=[1, 3], with_challenge_flow=False)
     client.request_timeout = 1
     return client
@@ -267,7 +269,7 @@ class InstagramClient:
             DirectItem(
                 str(m.id),
                 str(m.user_id or ""),
-                ITEM_KINDS.get(m.item_type or "", m.item_type or "other"),
+                _kind_of(m),
                 _text_of(m),
                 m.timestamp.timestamp(),
             )
@@ -317,7 +319,7 @@ class InstagramClient:
                 DirectItem(
                     str(m.id),
                     str(m.user_id or ""),
-                    ITEM_KINDS.get(m.item_type or "", m.item_type or "other"),
+                    _kind_of(m),
                     _text_of(m),
                     m.timestamp.timestamp(),
                 )
@@ -334,9 +336,19 @@ class InstagramClient:
         )
 
 
+def _kind_of(message: Any) -> str:
+    item_type = message.item_type or "other"
+    if item_type == "reel_share" and _text_of(message):
+        return "text"  # a reply to one of the account's stories: a message like any other
+    return ITEM_KINDS.get(item_type, item_type)
+
+
 def _text_of(message: Any) -> str:
     if message.text:
         return str(message.text)
+    reel = getattr(message, "reel_share", None)
+    if isinstance(reel, dict) and reel.get("text"):
+        return str(reel["text"])
     link = getattr(message, "link", None)
     return str(getattr(link, "text", "") or "") if link is not None else ""
 

@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "instagram"
 SINCE = "answer_since"
+# Items that need no answer: a heart, a reaction, Instagram's own notices, what was not parsed.
+SILENT_KINDS = frozenset(
+    {"like", "reaction", "action_log", "placeholder", "video_call_event", "unparsed", "other"}
+)
+PRIVACY_NOTE = (
+    "Privacy: I keep only what I need to reply (an id, your language and your requests). "
+    "Specialists see a pseudonym, never your name. /forget erases everything about you."
+)
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -127,7 +135,7 @@ class InstagramPoller:
         handled = 0
         contact = next((f"Instagram @{name}" for name in view.usernames if name), "")
         for item in new:
-            if item.user_id == me or item.kind == "unparsed" or not item.user_id:
+            if item.user_id == me or item.kind in SILENT_KINDS or not item.user_id:
                 await self._advance(view.thread_id, item, None, None)
                 continue
             person, reply = await self.answer(item, contact)
@@ -146,7 +154,7 @@ class InstagramPoller:
         """One message through the core: a numbered option, a command, a question, or else."""
         app = self.app
         conv = app.conversations
-        person, _new = await app.people.identify(CHANNEL, item.user_id)
+        person, new = await app.people.identify(CHANNEL, item.user_id)
         log.debug("Instagram message %s from %s: %r", item.item_id, item.user_id, item.text)
         try:
             if item.kind != "text":
@@ -163,6 +171,10 @@ class InstagramPoller:
             if text.startswith("/"):
                 return person, await conv.command(person, text.split()[0], CHANNEL)
             turn = await conv.ask(person, text, CHANNEL, "plain", ref=f"ig{item.item_id}")
+            if new and turn.crisis is None and turn.reply.text:
+                # Telegram shows this with /start; on Instagram the first answer carries it.
+                note = conv.t(turn.language, PRIVACY_NOTE)
+                return person, Reply(f"{note}\n\n{turn.reply.text}", turn.reply.actions)
             return person, turn.reply
         except Exception:
             log.exception("an Instagram message failed in the core; the person is told")
