@@ -433,3 +433,36 @@ def test_the_instagram_commands_on_the_command_line(tmp_path: Path) -> None:
     login = run_bot(["--config", str(config), "instagram", "login"], env=subprocess_env())
     assert login.returncode == 2
     assert "INSTAGRAM_PASSWORD" in login.stdout
+
+
+async def test_telegram_keeps_working_when_instagram_cannot_start(tmp_path: Path) -> None:
+    """The whole process: Instagram on without a saved session. Telegram answers, and the
+    coordinator hears in Telegram that Instagram needs a login."""
+    from bot.telegram.runner import run_telegram
+    from tests.telegram_emulator import BotAPIEmulator
+    from tests.test_telegram_e2e import TOKEN, e2e_settings
+
+    emulator = BotAPIEmulator(TOKEN)
+    await emulator.start()
+    try:
+        settings = e2e_settings(
+            tmp_path,
+            emulator,
+            SENIM_INSTAGRAM__ENABLED="true",
+            SENIM_INSTAGRAM__USERNAME="senim_outreach",
+            SENIM_INSTAGRAM__SESSION_PATH=str(tmp_path / "no-session.json"),
+            SENIM_COORDINATORS=f"[{COORDINATOR}]",
+        )
+        task = asyncio.create_task(run_telegram(settings, handle_signals=False))
+        try:
+            (alert,) = await emulator.next_messages(int(COORDINATOR), wait=60)
+            assert "instagram login" in alert.text
+            await emulator.user_sends(5551, "/start")
+            (choice,) = await emulator.next_messages(5551, wait=30)
+            assert ("Русский", "a:language:ru") in choice.buttons
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        await emulator.stop()
