@@ -627,3 +627,19 @@ async def test_without_a_workspace_tickets_wait_and_taking_explains_why(
     notice = await app.queue.take_next(AIGERIM)
     assert notice.alert
     assert len(await TicketRepository(app.db.connection).waiting()) == 1
+
+
+async def test_a_person_who_asked_before_having_a_ticket_is_routed_once_they_have_one(
+    qapp: App,
+) -> None:
+    app = qapp
+    person = await citizen(app, "711")
+    first = await app.conversations.ask(person, "что такое джихад", CHANNEL, "html")
+    assert first.match is not None, "no ticket: the matcher answers (and the person is cached)"
+    opened = await app.queue.open_for_citizen(COORDINATOR, person.pseudonym)
+    assert not opened.alert
+    await queued(app)
+    routed = await app.conversations.ask(person, "что такое джихад", CHANNEL, "html", "c:1")
+    assert routed.match is None, "now it goes to the ticket"
+    lines = await TicketMessageRepository(app.db.connection).of_ticket(1)
+    assert lines[-1].text == "что такое джихад"

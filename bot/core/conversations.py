@@ -475,11 +475,11 @@ class ConversationService:
         """A free-text message: crisis check first; then, if the person has a ticket, it goes
         to the specialist; otherwise the matcher answers. Every step is logged."""
         cleaned = clean(text).strip()
+        examined = (
+            self.classifier.examine(cleaned, person.language) if has_letters(cleaned) else None
+        )
         if self.queue is not None:
-            hit = None
-            if has_letters(cleaned):
-                lang, _certain = self.classifier.language(cleaned, person.language)
-                hit = self.crisis.detect(cleaned, lang)
+            hit = examined[2] if examined else None
             routed = await self.queue.from_citizen(
                 person, Incoming("text", cleaned, ref=ref), crisis=hit is not None
             )
@@ -489,14 +489,14 @@ class ConversationService:
                     crisis = await self._crisis(person, hit, lang, channel, fmt)
                     return Turn(crisis, lang, hit, None)
                 return Turn(routed, lang, None, None)
-        if not has_letters(cleaned):
+        if examined is None:
             lang = self.language_of(person)
             reply = Reply(
                 self.t(lang, "Please write your question in words, and I will try to help."),
                 self.menu_actions(lang),
             )
             return Turn(reply, lang, None, None)
-        detected, certain, hit, result = self.classifier.examine(cleaned, person.language)
+        detected, certain, hit, result = examined
         lang = detected if certain else self.language_of(person)
         self._remember(person, "citizen", cleaned)
         if hit is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,6 +43,8 @@ OUTCOMES: dict[str, str] = {
 }
 RELAYED_KINDS = ("text", "photo", "document", "voice", "video", "audio", "animation")
 COMMENT_WINDOW = timedelta(hours=2)
+NO_TICKET_CACHE = 20_000
+NO_TICKET_TTL = 60.0  # seconds
 QUEUE_LINES = 15
 
 
@@ -244,6 +248,19 @@ class QueueService:
         self.workspace: Workspace | None = None
         self.ws_lang = settings.queue.workspace_language or settings.default_language
         self._sequence = 0
+        # People seen to have no ticket at all, so that their questions skip a database read.
+        # Every ticket opens through open_ticket(), which forgets the person here; entries also
+        # expire, as PeopleService's cache does (one process owns the database).
+        self._without_ticket: OrderedDict[int, float] = OrderedDict()
+
+    def _known_without_ticket(self, person_id: int) -> bool:
+        seen = self._without_ticket.get(person_id)
+        if seen is None:
+            return False
+        if time.monotonic() - seen > NO_TICKET_TTL:
+            del self._without_ticket[person_id]
+            return False
+        return True
 
     def attach(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -359,6 +376,7 @@ class QueueService:
         """Open (or find) the person's ticket with the conversation so far; returns the ticket,
         whether it is new, its place in line and a note for the citizen about the hours."""
         lang = self.lang_of(person)
+        self._without_ticket.pop(person.id, None)
         opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
         ticket = opened.ticket
         now = self.clock()
@@ -749,13 +767,21 @@ class QueueService:
     ) -> Reply | None:
         """A citizen's message while they have a ticket (or just after one closed); None when
         the queue has nothing to do with it and the bot should answer as usual."""
+        if self._known_without_ticket(person.id):
+            return None
         lang = self.lang_of(person)
         repo = TicketRepository(self.db.connection)
-        ticket = await repo.open_for(person.id)
+        latest = await repo.latest_for(person.id)
+        if latest is None:
+            self._without_ticket[person.id] = time.monotonic()
+            if len(self._without_ticket) > NO_TICKET_CACHE:
+                self._without_ticket.popitem(last=False)
+            return None
+        ticket = latest if latest.status in ("waiting", "assigned") else None
         now = self.clock()
         if ticket is None:
-            last = await repo.last_closed_for(person.id)
-            if last is None or not last.closed_at:
+            last = latest
+            if last.status not in ("closed", "unreachable") or not last.closed_at:
                 return None
             closed = datetime.fromisoformat(last.closed_at)
             if (

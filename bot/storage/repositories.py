@@ -399,6 +399,14 @@ class TicketRepository:
         ) as cur:
             return [Ticket(**dict(row)) for row in await cur.fetchall()]
 
+    async def latest_for(self, person_id: int) -> Ticket | None:
+        """The person's most recent ticket, whatever its state."""
+        async with self._db.execute(
+            "SELECT * FROM tickets WHERE person_id = ? ORDER BY id DESC LIMIT 1", (person_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return Ticket(**dict(row)) if row else None
+
     async def last_closed_for(self, person_id: int) -> Ticket | None:
         async with self._db.execute(
             "SELECT * FROM tickets WHERE person_id = ? AND status IN ('closed', 'unreachable')"
