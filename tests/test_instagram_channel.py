@@ -24,6 +24,7 @@ from bot.config import InstagramSettings, Settings
 from bot.console import ConsoleWorkspace
 from bot.content import ContentPack
 from bot.core.queue import Incoming
+from bot.core.stories import StoryPoster
 from bot.doctor import check_instagram
 from bot.instagram.channel import InstagramChannel
 from bot.instagram.client import DirectItem, DirectThreadView, Sent, session_state
@@ -314,12 +315,15 @@ async def test_post_story_uploads_the_card_with_instagrapi(
     assert left == [], "the card is not left on disk"
 
 
-async def test_the_channels_story_hook_is_quiet_when_stories_are_off_or_paused(
+async def test_the_channels_story_hook_posts_once_a_day_and_not_while_paused(
     app: App, channel: InstagramChannel, fake: FakeDirect
 ) -> None:
-    assert await channel.post_story(PLAN) == "3200000000000000001"
+    poster: StoryPoster = channel
+    assert await poster.post_story(PLAN) == "3200000000000000001"
+    assert await poster.post_story(PLAN) is None, "the job ran twice: one story"
     await channel.guard.pushback("FeedbackRequired")
-    assert await channel.post_story(PLAN) is None
+    tomorrow = Plan(date(2025, 6, 3), "20:00", "Такфир", "Ұстаз Нұрлан")
+    assert await poster.post_story(tomorrow) is None
     assert len(fake.stories) == 1
 
 

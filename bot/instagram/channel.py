@@ -14,12 +14,14 @@ from pathlib import Path
 from bot.app import App, create_app
 from bot.config import Settings
 from bot.core.background import Background
+from bot.core.stories import PlanEntry
 from bot.instagram.client import DirectApi, InstagramClient
 from bot.instagram.errors import InstagramError, InstagramGuard, Pushback, SessionExpired
 from bot.instagram.poller import CHANNEL, InstagramPoller, Sleep
 from bot.instagram.sender import InstagramSender
-from bot.instagram.story import PlanEntry, post_story
+from bot.instagram.story import post_story
 from bot.outbox import OutboxWorker, RateLimiter
+from bot.storage.instagram import InstagramRepository
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,16 @@ class InstagramChannel:
         await self.worker.stop()
 
     async def post_story(self, entry: PlanEntry, workdir: Path | None = None) -> str | None:
-        """The announcement job's hook: the day's plan as a story; None when it was not posted
-        (stories off, the channel paused, or Instagram refused: logged, never raised)."""
+        """The announcement job's hook (a StoryPoster): the day's plan as a story, once a day;
+        None when nothing was posted (stories off, already posted, the channel paused, or
+        Instagram refused: logged, never raised)."""
         if not self.app.settings.instagram.stories or self.guard.remaining() > 0:
             return None
+        key = f"story:{entry.day.isoformat()}"
+        if await InstagramRepository(self.app.db.connection).get_state(key) is not None:
+            return None
         try:
-            return await post_story(
+            story_id = await post_story(
                 self.client, entry, self.app.settings, self.app.content.catalogs, workdir
             )
         except SessionExpired:
@@ -111,6 +117,10 @@ class InstagramChannel:
             await self.guard.pushback(exc.reason)
         except InstagramError as exc:
             log.error("the story was not posted: %s", type(exc).__name__)
+        else:
+            async with self.app.db.transaction() as conn:
+                await InstagramRepository(conn).set_state(key, story_id)
+            return story_id
         return None
 
 

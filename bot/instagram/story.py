@@ -1,8 +1,9 @@
 """The daily live broadcast's story card (Pillow, 1080x1920 JPEG) and its upload.
 
-Where it is called: the daily announcement job (issue #6) calls `InstagramChannel.post_story`
-(or `post_story` here with a DirectApi) with the day's live plan, right after it has queued the
-Telegram announcement. The plan needs only `day`, `time`, `title` and `host`.
+Where it is called: the daily announcement job (issue #6) awaits `InstagramChannel.post_story`,
+a `bot.core.stories.StoryPoster`, with the day's live plan right after it has queued the
+Telegram announcement (or `post_story` here, with any DirectApi). The plan needs only `day`,
+`time`, `title` and `host`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.config import Settings
 from bot.content import Catalogs
 from bot.core.channel_texts import STORY_HOST, STORY_LIVE_TODAY
+from bot.core.stories import PlanEntry
 from bot.instagram.client import DirectApi
 
 log = logging.getLogger(__name__)
@@ -32,22 +33,6 @@ FONT_DIRS = (
 )
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
-
-class PlanEntry(Protocol):
-    """The day's live plan as the story needs it (issue #6's LivePlan fits)."""
-
-    @property
-    def day(self) -> date: ...
-
-    @property
-    def time(self) -> str: ...
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def host(self) -> str: ...
 
 
 def _font(size: int, bold: bool = False) -> Font:
