@@ -263,6 +263,28 @@ async def test_a_restart_neither_skips_nor_repeats_a_message(
     assert transport.unexpected == []
 
 
+async def test_more_messages_than_the_inbox_shows_are_read_from_the_thread(
+    app: App, channel: InstagramChannel, transport: RecordedInstagram
+) -> None:
+    first = text_item(CITIZEN, "что такое джихад на самом деле", at=1_748_854_860)
+    transport.on("GET", INBOX, inbox(thread(THREAD, CITIZEN, [first])))
+    transport.on("POST", SEEN, OK, repeat=True)
+    await channel.poller.poll_once()
+    # A downtime: 14 more messages, of which the inbox shows the last 10.
+    later = [
+        text_item(CITIZEN, f"вопрос номер {n} о джихаде", 1_748_855_000 + n) for n in range(14)
+    ]
+    transport.on("GET", INBOX, inbox(thread(THREAD, CITIZEN, later[-10:])))
+    page = thread(THREAD, CITIZEN, [first, *later])
+    end = dict(thread(THREAD, CITIZEN, []), oldest_cursor=None)  # the next page: nothing older
+    history = rf"/direct_v2/threads/{THREAD}/$"
+    transport.on("GET", history, (200, {"thread": page, "status": "ok"}))
+    transport.on("GET", history, (200, {"thread": end, "status": "ok"}))
+    assert await channel.poller.poll_once() == 14
+    rows = await outbox(app, "instagram")
+    assert len(rows) == 15
+
+
 async def test_old_conversations_get_no_late_replies_when_instagram_is_first_turned_on(
     channel: InstagramChannel, transport: RecordedInstagram
 ) -> None:

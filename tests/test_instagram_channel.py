@@ -81,6 +81,9 @@ class FakeDirect:
     async def approve(self, thread_id: str) -> None:
         raise AssertionError("no request to approve")
 
+    async def history(self, thread_id: str, amount: int) -> DirectThreadView:
+        raise AssertionError("the inbox shows every new message in these tests")
+
     async def mark_seen(self, thread_id: str, item_id: str) -> None:
         return None
 

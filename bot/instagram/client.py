@@ -77,6 +77,8 @@ class DirectApi(Protocol):
 
     async def approve(self, thread_id: str) -> None: ...
 
+    async def history(self, thread_id: str, amount: int) -> DirectThreadView: ...
+
     async def mark_seen(self, thread_id: str, item_id: str) -> None: ...
 
     async def send_text(self, text: str, user_id: str) -> Sent: ...
@@ -232,6 +234,25 @@ class InstagramClient:
 
     async def approve(self, thread_id: str) -> None:
         await self._call(lambda c: c.direct_pending_approve(int(thread_id)))
+
+    async def history(self, thread_id: str, amount: int) -> DirectThreadView:
+        """A thread's latest `amount` items (the inbox shows only the last few of each)."""
+
+        def fetch(client: Any) -> DirectThreadView:
+            from instagrapi.exceptions import ClientError
+
+            try:
+                return self._view(client.direct_thread(int(thread_id), amount))
+            except ClientError:
+                raise
+            except Exception as exc:
+                response = client.last_response
+                if response is None:
+                    raise
+                log.warning("instagrapi could not parse a thread (%s): item by item", exc)
+                return self._salvage(response.json().get("thread", {}))
+
+        return await self._call(fetch)
 
     async def mark_seen(self, thread_id: str, item_id: str) -> None:
         await self._call(lambda c: c.direct_message_seen(int(thread_id), int(item_id)))

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "instagram"
 SINCE = "answer_since"
+PAGE_ITEMS = 10  # the inbox shows a thread's last 10 items
+HISTORY_ITEMS = 60  # how far back a thread is read when more came in than the inbox shows
 # Items that need no answer: a heart, a reaction, Instagram's own notices, what was not parsed.
 SILENT_KINDS = frozenset(
     {"like", "reaction", "action_log", "placeholder", "video_call_event", "unparsed", "other"}
@@ -121,6 +123,13 @@ class InstagramPoller:
         if view.skipped:
             log.warning("%d item(s) of a direct thread could not be parsed: skipped", view.skipped)
         me = self.api.user_id
+        if (
+            cursor is not None
+            and len(view.items) >= PAGE_ITEMS
+            and item_order(view.items[0].item_id) > item_order(cursor)
+        ):
+            # More came in than the inbox shows (after a downtime): read the thread itself.
+            view = await self.api.history(view.thread_id, HISTORY_ITEMS)
         if cursor is not None:
             new = [i for i in view.items if item_order(i.item_id) > item_order(cursor)]
         else:
