@@ -473,3 +473,21 @@ async def test_telegram_keeps_working_when_instagram_cannot_start(tmp_path: Path
                 await task
     finally:
         await emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("instagram", "problem"),
+    [
+        ({"enabled": True}, "instagram.enabled needs instagram.username"),
+        ({"poll_min_seconds": 40, "poll_max_seconds": 20}, "poll_max_seconds"),
+        ({"session_path": "x.json", "password": "pw"}, "INSTAGRAM_PASSWORD"),
+    ],
+)
+def test_instagram_settings_are_checked(
+    tmp_path: Path, instagram: dict[str, Any], problem: str
+) -> None:
+    from bot.config import ConfigError, load_settings
+
+    config = write_config(tmp_path / "config.yaml", {"instagram": instagram})
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(config, environ={})

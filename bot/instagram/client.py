@@ -10,6 +10,7 @@ import asyncio
 import copy
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from bot.instagram.errors import InstagramError, LoginNeeded, SessionExpired, tr
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+SAVE_EVERY = 3600.0  # seconds between saves of the refreshed session
 
 # What instagrapi says an item is -> the kind the core understands (Incoming.kind).
 ITEM_KINDS = {
@@ -159,6 +162,7 @@ class InstagramClient:
         self._factory = factory or (lambda: create_instagrapi(settings))
         self._client: Any = None
         self._lock = asyncio.Lock()
+        self._saved_at = time.monotonic()
 
     @property
     def user_id(self) -> str:
@@ -198,11 +202,20 @@ class InstagramClient:
 
     def _run(self, what: Callable[[Any], T]) -> T:
         try:
-            return what(self._client)
+            result = what(self._client)
         except InstagramError:
             raise
         except Exception as exc:
             raise translate(exc) from exc
+        if time.monotonic() - self._saved_at > SAVE_EVERY:
+            # Instagram refreshes the session's cookies and claims as it goes: keep the file
+            # current, so that the next start does not present a stale session.
+            self._saved_at = time.monotonic()
+            try:
+                save_session(self._client, self.settings.session_path)
+            except OSError as exc:
+                log.warning("could not save the Instagram session: %s", exc)
+        return result
 
     def _relogin(self) -> None:
         client = self._client
