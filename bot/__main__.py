@@ -1,4 +1,4 @@
-"""The command line: run, chat, doctor, content, lectures, live-plan, scheduler preview."""
+"""The command line: run, chat, doctor, content, lectures, live-plan, scheduler, instagram."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="talk to the bot in the terminal")
     chat.add_argument("--lang", choices=("kk", "ru", "en"), help="skip the language choice")
     commands.add_parser("doctor", help="check config, database and content; say how to fix")
+    instagram = commands.add_parser("instagram", help="the Instagram account")
+    instagram_cmds = instagram.add_subparsers(
+        dest="instagram_command", metavar="TOOL", required=True
+    )
+    instagram_cmds.add_parser(
+        "login", help="log in once (asks for a two-factor code) and save the session"
+    )
+    instagram_cmds.add_parser("status", help="the saved session's state (no network)")
     content = commands.add_parser("content", help="content tools")
     content_cmds = content.add_subparsers(dest="content_command", metavar="TOOL", required=True)
     content_cmds.add_parser("check", help="validate every script, template and catalog")
@@ -82,6 +90,16 @@ async def _chat(settings: Settings, lang: str | None) -> int:
 
 async def _run(settings: Settings) -> int:
     if not settings.telegram.token:
+        if settings.instagram.enabled:
+            from bot.instagram.channel import run_instagram_only
+
+            print(
+                "No Telegram token (TELEGRAM_BOT_TOKEN) is set: running Instagram alone. "
+                "Tickets wait in the queue and coordinators' alerts wait in the outbox until "
+                "Telegram is configured.",
+                file=sys.stderr,
+            )
+            return await run_instagram_only(settings)
         print(
             "No Telegram token (TELEGRAM_BOT_TOKEN) is set: starting the terminal chat instead.",
             file=sys.stderr,
@@ -134,6 +152,18 @@ def _content_eval(settings: Settings, path: Path, as_json: bool) -> int:
     return 0
 
 
+def _instagram(settings: Settings, tool: str) -> int:
+    from bot.instagram.client import session_state
+
+    if tool == "status":
+        line = session_state(settings.instagram)
+        print(line)
+        return 0 if line.startswith("ok:") else 1
+    from bot.instagram.login import interactive_login
+
+    return interactive_login(settings.instagram, input, sys.stdout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -156,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.schedule_cli import run_schedule_command
 
             return asyncio.run(run_schedule_command(settings, args))
+        if command == "instagram":
+            return _instagram(settings, args.instagram_command)
         if args.content_command == "check":
             return _content_check(settings)
         return _content_eval(settings, args.file, args.json)

@@ -8,7 +8,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -36,8 +36,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class ColourSettings(_Section):
+    """The organisation's colours (#RRGGBB) for generated images such as the story card."""
+
+    background: HexColour = "#0B3D5C"
+    accent: HexColour = "#F2B134"
+    text: HexColour = "#FFFFFF"
+
+
 class OrganisationSettings(_Section):
     name: str = "Senim"
+    colours: ColourSettings = ColourSettings()
 
 
 class DatabaseSettings(_Section):
@@ -115,6 +127,28 @@ class InstagramSettings(_Section):
     enabled: bool = False
     username: str | None = None
     password: str | None = None
+    # The saved session (cookies and device ids) from `python -m bot instagram login`.
+    session_path: Path = Path("data/instagram-session.json")
+    poll_min_seconds: float = Field(20.0, ge=5, le=3600)
+    poll_max_seconds: float = Field(40.0, ge=5, le=3600)
+    approve_requests: bool = True
+    # Outgoing direct messages: at most this many per minute, and this far apart to one person.
+    messages_per_minute: float = Field(20.0, gt=0, le=60)
+    per_chat_interval: float = Field(2.0, ge=0)
+    # When Instagram pushes back: the first pause, doubled at each further push-back.
+    backoff_minutes: float = Field(15.0, ge=1, le=1440)
+    backoff_max_minutes: float = Field(720.0, ge=1, le=10_080)
+    stories: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InstagramSettings:
+        if self.poll_max_seconds < self.poll_min_seconds:
+            raise ValueError("instagram.poll_max_seconds must not be less than poll_min_seconds")
+        if self.backoff_max_minutes < self.backoff_minutes:
+            raise ValueError("instagram.backoff_max_minutes must not be less than backoff_minutes")
+        if self.enabled and not self.username:
+            raise ValueError("instagram.enabled needs instagram.username")
+        return self
 
 
 class SpecialistSettings(_Section):

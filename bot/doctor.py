@@ -70,7 +70,22 @@ async def check_telegram(settings: Settings) -> list[str]:
     return [line, *problems]
 
 
-CHECKS: tuple[Check, ...] = (check_database, check_content_pack, check_telegram)
+async def check_instagram(settings: Settings) -> list[str]:
+    """The saved session's state, read from the file: doctor never logs in to Instagram."""
+    if not settings.instagram.enabled:
+        return ["note: Instagram is off (instagram.enabled)"]
+    from bot.instagram.client import session_state
+
+    lines = [session_state(settings.instagram)]
+    if not settings.instagram.password:
+        lines.append(
+            "note: no INSTAGRAM_PASSWORD: when Instagram ends the session, the bot pauses "
+            "Instagram and asks for `python -m bot instagram login` instead of logging in again"
+        )
+    return lines
+
+
+CHECKS: tuple[Check, ...] = (check_database, check_content_pack, check_telegram, check_instagram)
 
 
 async def run_doctor(settings: Settings, out: TextIO = sys.stdout) -> int:

@@ -572,6 +572,86 @@ async def bench_broadcast(tmp: Path) -> None:
     )
 
 
+async def bench_instagram(tmp: Path) -> None:
+    """#7: one poll of a full inbox page (20 threads x 10 new messages) through the real
+    instagrapi parsing and the core, then sending the 200 replies (direct_send's parsing)."""
+    from bot.app import create_app
+    from bot.instagram.channel import InstagramChannel
+    from bot.outbox import RateLimiter
+    from tests.instagram_api import (
+        RecordedInstagram,
+        inbox,
+        instagram_client,
+        sent,
+        text_item,
+        thread,
+        write_session,
+    )
+
+    transport = RecordedInstagram()
+    session = write_session(tmp / "ig-session.json", transport)
+    settings = settings_for(
+        tmp,
+        SENIM_INSTAGRAM__ENABLED="true",
+        SENIM_INSTAGRAM__USERNAME="bench",
+        SENIM_INSTAGRAM__SESSION_PATH=str(session),
+    )
+    app = await create_app(settings)
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    try:
+        api = instagram_client(settings.instagram, transport)
+        channel = InstagramChannel(
+            app, api, sleep=no_wait, limiter=RateLimiter(1e6, 0.0, sleep=no_wait)
+        )
+        await channel.guard.load()
+        await channel.connect()
+        texts = questions()
+        at = time.time() + 60
+        threads = [
+            thread(
+                f"3402823668417103009491281{n:011d}",
+                str(20_000 + n),
+                [
+                    text_item(str(20_000 + n), texts[(n * 10 + k) % len(texts)], at)
+                    for k in range(10)
+                ],
+            )
+            for n in range(20)
+        ]
+        transport.on("GET", r"/direct_v2/inbox/$", inbox(*threads))
+        transport.on("GET", r"/direct_v2/pending_inbox/$", inbox())
+        transport.on("POST", r"/seen/$", (200, {"status": "ok"}), repeat=True)
+        transport.on("POST", r"/broadcast/text/$", sent(threads[0]["thread_id"]), repeat=True)
+        start = time.perf_counter()
+        views = await api.inbox()
+        parse = time.perf_counter() - start
+        transport.on("GET", r"/direct_v2/inbox/$", inbox(*threads))
+        start = time.perf_counter()
+        handled = await channel.poller.poll_once()
+        poll = time.perf_counter() - start
+        start = time.perf_counter()
+        rows = 0
+        while count := await channel.worker.run_once():
+            rows += count
+        send = time.perf_counter() - start
+        emit(
+            "instagram poll, 20 threads x 10 messages",
+            messages=handled,
+            page_parse_ms=round(parse * 1000, 1),
+            poll_ms=round(poll * 1000, 1),
+            per_message_ms=round(poll * 1000 / max(1, handled), 2),
+            replies=rows,
+            send_per_reply_ms=round(send * 1000 / max(1, rows), 2),
+            threads_parsed=len(views),
+            note="the real Instagram adds its own latency and the 20-40 s poll interval",
+        )
+    finally:
+        await app.close()
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
         asyncio.run(_memory_child(sys.argv[2]))
@@ -582,7 +662,15 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    chosen = set(sys.argv[1:]) or {"matcher", "cold", "pipeline", "memory", "queue", "broadcast"}
+    chosen = set(sys.argv[1:]) or {
+        "matcher",
+        "cold",
+        "pipeline",
+        "memory",
+        "queue",
+        "broadcast",
+        "instagram",
+    }
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if "matcher" in chosen:
@@ -597,6 +685,8 @@ def main() -> None:
             asyncio.run(bench_queue(tmp))
         if "broadcast" in chosen:
             asyncio.run(bench_broadcast(tmp))
+        if "instagram" in chosen:
+            asyncio.run(bench_instagram(tmp))
 
 
 if __name__ == "__main__":

@@ -324,8 +324,20 @@ async def test_live_announcement_goes_to_the_channel_and_subscribers(make_app: A
     await app.broadcasts.set_plan(
         LivePlan(day, "Who are recruiters?", None, "Aliya", "https://instagram.com/x", "20:00")
     )
+    posted: list[LivePlan] = []
+
+    class Poster:
+        async def post_story(self, entry: LivePlan) -> str | None:
+            posted.append(entry)
+            if len(posted) > 1:
+                raise RuntimeError("a story failing must not stop the announcement")
+            return "story-1"
+
+    app.broadcasts.story_posters.append(Poster())  # type: ignore[arg-type]
     assert await app.broadcasts.announce_live(day) == 3
+    assert [p.title for p in posted] == ["Who are recruiters?"], "the story gets the day's plan"
     assert await app.broadcasts.announce_live(day) == 0
+    assert len(posted) == 2, "asked again; the poster itself posts once a day"
     rows = {r["key"]: r for r in outbox_rows(app.settings, "live:")}
     assert rows["live:2025-06-02:channel"]["chat_id"] == "-1001234"
     assert "Сегодня в прямом эфире" in rows["live:2025-06-02:channel"]["text"]
@@ -421,3 +433,19 @@ async def test_config_errors_name_the_key(tmp_path: Path) -> None:
         environ={},
     )
     assert settings.lectures.reminder_offsets_hours == (48.0, 1.0)
+
+
+async def test_live_on_instagram_points_to_the_stories_instead_of_a_subscription(
+    app: App,
+) -> None:
+    ig, _new = await app.people.identify("instagram", "17841400000000001")
+    ig = await app.people.set_language(ig, "ru")
+    reply = await app.lectures.live(ig, "plain")
+    assert reply.actions == (), "no subscribe option where no messages would be sent"
+    assert reply.text.endswith(
+        app.lectures.t(
+            "ru",
+            "Daily announcements and reminders come as Telegram messages. Here, follow our "
+            "stories: the day's live broadcast is announced there.",
+        )
+    )

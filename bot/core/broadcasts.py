@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError
 from bot.core.lectures import SENDING_CHANNELS
 from bot.core.replies import Action
+from bot.core.stories import StoryPoster
 from bot.outbox import Media, Outbox, OutgoingMessage
 from bot.storage import Database
 from bot.storage.lectures import (
@@ -82,6 +83,8 @@ class BroadcastService:
         self.content = content
         self.outbox = outbox
         self.clock = clock
+        # Channels that also post the day's plan as a story (Instagram), attached at start-up.
+        self.story_posters: list[StoryPoster] = []
 
     def t(self, lang: str, message: str, **values: Any) -> str:
         return self.content.catalogs.gettext(lang, message, **values)
@@ -267,6 +270,11 @@ class BroadcastService:
             )
         added = await self.outbox.enqueue(messages) if messages else 0
         log.info("live announcement for %s: %d message(s) queued", day, added)
+        for poster in self.story_posters:  # each posts a day's story at most once
+            try:
+                await poster.post_story(plan)
+            except Exception:  # a story must never stop the announcement
+                log.exception("the live story was not posted")
         return added
 
     async def announced(self, day: date) -> bool:

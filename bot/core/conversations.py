@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.content import ContentPack, Format, RenderError, Script
+from bot.core.channel_texts import _messages as _alert_messages
 from bot.core.events import EventLog
 from bot.core.lectures import CITIZEN_COMMANDS
 from bot.core.lectures import ui_messages as lecture_messages
@@ -123,6 +124,7 @@ UI_MESSAGES = tuple(
             *_queue_messages(),
             *OUTCOMES.values(),
             *lecture_messages(),
+            *_alert_messages(),
         ]
     )
 )

@@ -64,6 +64,10 @@ def _messages() -> tuple[str, ...]:
         N_("New lecture: “{title}”, {when}, {city}. Send /lectures to sign up."),
         N_("Next live broadcast: “{title}” with {host}, {when}."),
         N_("No live broadcast is planned yet."),
+        N_(
+            "Daily announcements and reminders come as Telegram messages. Here, follow our "
+            "stories: the day's live broadcast is announced there."
+        ),
         N_("Subscribe to the daily announcement"),
         N_("Unsubscribe from the daily announcement"),
         N_("Done: every day you will get the announcement of the live broadcast."),
@@ -459,6 +463,13 @@ class LectureService:
             )
             if plan.link:
                 text += "\n" + (escape(plan.link) if fmt == "html" else plan.link)
+        if person.channel == "instagram":  # no direct-message broadcasts there: the story is it
+            note = self.t(
+                lang,
+                "Daily announcements and reminders come as Telegram messages. Here, follow our "
+                "stories: the day's live broadcast is announced there.",
+            )
+            return Reply(f"{text}\n\n{note}")
         subscribed = await SubscriptionRepository(self.db.connection).has(person.id, "live")
         if subscribed:
             text += "\n\n" + self.t(lang, "You are subscribed to the daily announcement.")

@@ -145,6 +145,12 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         concurrency=settings.telegram.send_concurrency,
     )
     housekeeping = Background(lambda: queue_housekeeping(app.queue, settings))
+    instagram = None
+    if settings.instagram.enabled:
+        from bot.instagram.channel import InstagramChannel
+
+        instagram = InstagramChannel(app)
+        app.broadcasts.story_posters.append(instagram)  # the daily announcement as a story
     try:
         try:
             me = await bot.get_me()
@@ -165,6 +171,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
         await schedule.start()
         await progress.resume(bot, settings.default_language)
         housekeeping.start()
+        if instagram is not None:  # beside Telegram; its failures pause it, never Telegram
+            instagram.start()
         if settings.telegram.mode == "webhook":
             await _webhook(bot, dp, settings)
         else:
@@ -177,6 +185,8 @@ async def run_telegram(settings: Settings, *, handle_signals: bool = True) -> in
     finally:
         schedule.shutdown()
         await progress.stop()
+        if instagram is not None:
+            await instagram.stop()
         await housekeeping.stop()
         await worker.stop()
         await outbox_bot.session.close()

@@ -1,0 +1,1 @@
+"""Instagram direct messages and stories through instagrapi (sync, run in a thread)."""
