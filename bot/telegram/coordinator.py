@@ -33,7 +33,7 @@ from bot.core.coordination import AUDIENCE_LABELS, parse_plan_line
 from bot.core.lectures import AUDIENCES, LectureError, LectureService
 from bot.storage import Person
 from bot.storage.lectures import Lecture, LivePlan
-from bot.telegram.filters import IsCommand, PrivateChat
+from bot.telegram.filters import InState, IsCommand, PrivateChat
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def create_router() -> Router:
         await state.set_state(next_state)
         await message.answer(t(lectures, person, prompt, **values), reply_markup=markup)
 
-    @router.message(LectureForm.title, coordinator, typed)
+    @router.message(InState(LectureForm.title), coordinator, typed)
     async def on_title(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -282,7 +282,7 @@ def create_router() -> Router:
             "Who gives the lecture? Send the lecturer's name.",
         )
 
-    @router.message(LectureForm.lecturer, coordinator, typed)
+    @router.message(InState(LectureForm.lecturer), coordinator, typed)
     async def on_lecturer(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -290,7 +290,7 @@ def create_router() -> Router:
             message, state, person, lectures, "lecturer", LectureForm.city, "Which city?"
         )
 
-    @router.message(LectureForm.city, coordinator, typed)
+    @router.message(InState(LectureForm.city), coordinator, typed)
     async def on_city(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -304,7 +304,7 @@ def create_router() -> Router:
             "Where? Send the address, or an online link starting with https://",
         )
 
-    @router.message(LectureForm.place, coordinator, typed)
+    @router.message(InState(LectureForm.place), coordinator, typed)
     async def on_place(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -320,7 +320,7 @@ def create_router() -> Router:
             _markup(languages),
         )
 
-    @router.callback_query(LectureForm.language, CoordinatorData.filter(), coordinator)
+    @router.callback_query(InState(LectureForm.language), CoordinatorData.filter(), coordinator)
     async def on_language(
         query: CallbackQuery,
         callback_data: CoordinatorData,
@@ -343,7 +343,7 @@ def create_router() -> Router:
             reply_markup=_markup(*rows),
         )
 
-    @router.callback_query(LectureForm.audience, CoordinatorData.filter(), coordinator)
+    @router.callback_query(InState(LectureForm.audience), CoordinatorData.filter(), coordinator)
     async def on_audience(
         query: CallbackQuery,
         callback_data: CoordinatorData,
@@ -367,7 +367,7 @@ def create_router() -> Router:
             ),
         )
 
-    @router.message(LectureForm.start, coordinator, typed)
+    @router.message(InState(LectureForm.start), coordinator, typed)
     async def on_start(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -381,7 +381,7 @@ def create_router() -> Router:
             "How long, in minutes? For example 90.",
         )
 
-    @router.message(LectureForm.duration, coordinator, typed)
+    @router.message(InState(LectureForm.duration), coordinator, typed)
     async def on_duration(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -415,7 +415,7 @@ def create_router() -> Router:
             ),
         )
 
-    @router.callback_query(LectureForm.preview, CoordinatorData.filter(), coordinator)
+    @router.callback_query(InState(LectureForm.preview), CoordinatorData.filter(), coordinator)
     async def on_preview(
         query: CallbackQuery,
         callback_data: CoordinatorData,
@@ -558,7 +558,7 @@ def create_router() -> Router:
         elif op == "cancel_no":
             await bot.send_message(chat_id, t(lectures, person, "Stopped; nothing was saved."))
 
-    @router.message(EditForm.value, coordinator, typed)
+    @router.message(InState(EditForm.value), coordinator, typed)
     async def on_edit_value(
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
@@ -606,7 +606,7 @@ def create_router() -> Router:
         await state.set_state(PlanForm.lines)
         await message.answer(await plan_text(lectures, broadcasts, person))
 
-    @router.message(PlanForm.lines, coordinator, typed)
+    @router.message(InState(PlanForm.lines), coordinator, typed)
     async def on_plan_lines(
         message: Message,
         state: FSMContext,
@@ -660,7 +660,7 @@ def create_router() -> Router:
             )
         )
 
-    @router.message(AnnounceForm.compose, coordinator, typed)
+    @router.message(InState(AnnounceForm.compose), coordinator, typed)
     async def on_compose(
         message: Message,
         state: FSMContext,
