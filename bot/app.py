@@ -49,6 +49,7 @@ class App:
         await self.queue.unreachable(person_id)
 
     async def close(self) -> None:
+        await self.queue.settled()
         await self.conversations.events.stop()
         await self.db.close()
 

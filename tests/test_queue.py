@@ -118,6 +118,7 @@ async def test_take_next_opens_a_topic_with_the_header_history_and_tells_the_cit
     assert "Queue: 1 waiting" in app.content.catalogs.gettext(
         "en", "Queue: {waiting} waiting, {urgent} urgent.", waiting=1, urgent=0
     )
+    await app.queue.settled()  # the queue message is refreshed after the reply
     assert "#1" in ws(app).queue_text
 
     notice = await app.queue.take_next(AIGERIM)
@@ -136,6 +137,7 @@ async def test_take_next_opens_a_topic_with_the_header_history_and_tells_the_cit
     assert "Aigerim" in (told.text or "")
     actions = [e.action for e in await app.queue.audit(1)]
     assert actions == ["taken", "history_opened"]
+    await app.queue.settled()
     assert "#1" not in ws(app).queue_text
 
 

@@ -232,7 +232,11 @@ async def test_a_specialist_takes_a_ticket_in_a_forum_topic_and_talks_with_the_c
         (placed,) = await emulator.next_messages(USER)
         assert "1" in placed.text
 
-        (queue_message,) = await emulator.next_messages(GROUP)
+        (queue_message,) = await emulator.next_messages(GROUP)  # posted at start, then edited
+        for _ in range(100):
+            if "#1" in queue_message.text:
+                break
+            await asyncio.sleep(0.05)
         assert "#1" in queue_message.text
         take = next(d for _t, d in queue_message.buttons if d.startswith("a:take"))
         await emulator.user_presses(SPECIALIST, queue_message, take)

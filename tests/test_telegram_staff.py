@@ -128,12 +128,14 @@ async def test_next_opens_a_pinned_topic_and_relays_both_ways(
     staff_app: App,
 ) -> None:
     await dp.feed_update(bot, message_update("/specialist", CITIZEN))
+    await staff_app.queue.settled()
     (queue_message,) = of(session, SendMessage, chat_id=GROUP)
     assert "#1" in queue_message.text
     assert queue_message.reply_markup is not None
     session.clear()
 
     await dp.feed_update(bot, message_update("/next", AIGERIM))
+    await staff_app.queue.settled()
     (created,) = session.of(CreateForumTopic)
     assert created.chat_id == GROUP
     assert created.name == "#1 · ru · theology"

@@ -367,7 +367,7 @@ class ConversationService:
         await self.people.forget(person)
         self._recent.pop(person.id, None)
         if self.queue is not None:
-            await self.queue.refresh_queue()
+            self.queue.refresh_soon()
         return Reply(
             self.t(
                 lang,

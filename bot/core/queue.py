@@ -8,6 +8,7 @@ through the persistent outbox, written in the same transaction as the transcript
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -278,6 +279,8 @@ class QueueService:
         self.workspace: Workspace | None = None
         self.ws_lang = settings.queue.workspace_language or settings.default_language
         self._sequence = 0
+        self._refresh: asyncio.Task[None] | None = None
+        self._refresh_again = False
         # People seen to have no ticket at all, so that their questions skip a database read.
         # Every ticket opens through open_ticket(), which forgets the person here; entries also
         # expire, as PeopleService's cache does (one process owns the database).
@@ -446,7 +449,7 @@ class QueueService:
                 )
             ticket = await repo.get(ticket.id) or ticket
         self.outbox.wake(wake)
-        await self.refresh_queue()
+        self.refresh_soon()
         return ticket, opened.new, opened.position, self._hours_note(lang, ticket, now)
 
     def _urgent_alerts(self, ticket: Ticket) -> list[OutgoingMessage | None]:
@@ -548,6 +551,29 @@ class QueueService:
             lines.append(self.w("{count} more", count=total - QUEUE_LINES))
         return "\n".join(lines), (Action("take", "", self.w("Take next")),)
 
+    def refresh_soon(self) -> None:
+        """Refresh the queue message after the current action has answered: the edit is a
+        network round trip the specialist need not wait for, and a burst makes one edit."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh_again = True
+            return
+        self._refresh = asyncio.get_running_loop().create_task(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        await asyncio.sleep(0)  # after the caller's reply
+        self._refresh_again = True
+        while self._refresh_again:
+            self._refresh_again = False
+            try:
+                await self.refresh_queue()
+            except Exception:  # never lose the loop to one failed edit
+                log.exception("the queue message could not be refreshed")
+
+    async def settled(self) -> None:
+        """Wait for a pending refresh of the queue message (tests, shutdown)."""
+        while self._refresh is not None and not self._refresh.done():
+            await self._refresh
+
     async def refresh_queue(self) -> None:
         if self.workspace is None:
             return
@@ -587,7 +613,7 @@ class QueueService:
                 self.w("No waiting ticket matches your languages and skills."), alert=True
             )
         notice = await self._start(ticket, specialist, actor)
-        await self.refresh_queue()
+        self.refresh_soon()
         return notice
 
     async def _start(self, ticket: Ticket, specialist: Specialist, actor: str) -> Notice:
@@ -961,7 +987,7 @@ class QueueService:
         if ticket is None:
             return refusal or self._refuse_specialist()
         await self._close(ticket, outcome, actor)
-        await self.refresh_queue()
+        self.refresh_soon()
         return Notice(self.w("Closed: {outcome}.", outcome=self.w(OUTCOMES[outcome])))
 
     async def _close(
@@ -1038,7 +1064,7 @@ class QueueService:
             return Reply(self.t(lang, "You have no open request."))
         if ticket.status == "waiting":
             await self.tickets.cancel(person)
-            await self.refresh_queue()
+            self.refresh_soon()
             return Reply(
                 self.t(
                     lang,
@@ -1048,7 +1074,7 @@ class QueueService:
             )
         await self._tell_topic(ticket, "ended", self.w("The citizen ended the conversation."))
         await self._close(ticket, "ended_by_citizen", f"citizen:{ticket.id}", ask_rating=False)
-        await self.refresh_queue()
+        self.refresh_soon()
         return Reply(
             self.t(
                 lang,
@@ -1087,7 +1113,7 @@ class QueueService:
                     next_alert_at=self.clock() + timedelta(minutes=self.target_minutes(ticket)),
                 )
                 await self._audit(conn, actor, "returned", ticket.id)
-            await self.refresh_queue()
+            self.refresh_soon()
             return Notice(self.w("Returned to the queue by {name}.", name=me.display_name))
         colleague = self.roster.active(target)
         if colleague is None or colleague.user_id == actor:
@@ -1215,7 +1241,7 @@ class QueueService:
             ticket = await TicketRepository(self.db.connection).get(ticket_id)
             assert ticket is not None
             notice = await self._start(ticket, colleague, colleague.user_id)
-            await self.refresh_queue()
+            self.refresh_soon()
             return notice
         old = self.roster.get(ticket.specialist_id or "")
         return await self._hand_over(ticket, colleague, actor, old.display_name if old else "?")
@@ -1479,7 +1505,7 @@ class QueueService:
                 queued = await self._send(conn, *messages)
             self.outbox.wake(queued)
         if due:
-            await self.refresh_queue()
+            self.refresh_soon()
         return len(due)
 
     async def unreachable(self, person_id: int) -> None:
@@ -1492,7 +1518,7 @@ class QueueService:
         )
         await self._tell_topic(ticket, "unreachable", f"\N{NO ENTRY} {text}")
         await self._close(ticket, "unreachable", "system", status="unreachable", ask_rating=False)
-        await self.refresh_queue()
+        self.refresh_soon()
 
     async def purge(self) -> int:
         """Retention: transcripts and rating comments older than privacy.retention_days go."""
