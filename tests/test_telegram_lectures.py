@@ -196,7 +196,7 @@ async def test_lecture_new_guides_validates_previews_and_saves(
     await say(dp, bot, "Dr. Aigerim Sadykova")
     await say(dp, bot, "Karaganda")
     await say(dp, bot, "https://zoom us")
-    assert "link" in last_text(session), "a bad link is refused and asked again"
+    assert "ссылка: веб-адрес" in last_text(session), "a bad link is refused, in Russian"
     await say(dp, bot, "https://zoom.us/j/123")
     languages = session.sent()[-1]
     assert "co:lang:0:kk" in [d for _t, d in buttons(languages)]
@@ -204,10 +204,10 @@ async def test_lecture_new_guides_validates_previews_and_saves(
     await press(dp, bot, "co:aud:0:civil_servants")
     assert "Asia/Almaty" in last_text(session)
     await say(dp, bot, "2025-06-01 10:00")
-    assert "must be in the future" in last_text(session)
+    assert "начало: должно быть в будущем" in last_text(session)
     await say(dp, bot, "2025-06-10 15:00")
     await say(dp, bot, "500000")
-    assert "duration" in last_text(session)
+    assert "длительность: в минутах, от 10 до 720" in last_text(session)
     await say(dp, bot, "120")
     preview = session.sent()[-1]
     assert "Secular state &amp; religion" in preview.text
@@ -250,7 +250,7 @@ async def test_coordinator_moves_then_cancels_a_lecture_and_attendees_are_told(
     await press(dp, bot, f"co:edit:{lecture_id}:")
     await press(dp, bot, f"co:field:{lecture_id}:start")
     await say(dp, bot, "not a date")
-    assert "start" in last_text(session)
+    assert "начало: дата и время" in last_text(session)
     await say(dp, bot, "2025-06-07 19:00")
     assert "07.06.2025 19:00" in last_text(session)
     (moved,) = outbox_rows(tg.settings, "moved:")

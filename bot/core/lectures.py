@@ -90,7 +90,7 @@ def ui_messages() -> tuple[str, ...]:
     from bot.core.broadcasts import BROADCAST_MESSAGES
     from bot.core.coordination import COORDINATOR_MESSAGES
 
-    return (*LECTURE_MESSAGES, *BROADCAST_MESSAGES, *COORDINATOR_MESSAGES)
+    return (*LECTURE_MESSAGES, *BROADCAST_MESSAGES, *COORDINATOR_MESSAGES, *problem_messages())
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +111,50 @@ class Outcome:
 
 
 class LectureError(ValueError):
-    """Invalid lecture data; problems are worded for a coordinator, one per field."""
+    """Invalid lecture data: one problem per field, each a UI msgid with its values, so that a
+    coordinator reads it in their language (`problems` is the English, for files and logs)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, details: list[tuple[str, dict[str, Any]]]) -> None:
+        self.details = details  # values["field"] is the column's name, as in files
+        self.problems = [message.format(**values) for message, values in details]
+        super().__init__("; ".join(self.problems))
+
+    def translated(self, gettext: Callable[..., str]) -> str:
+        """The problems in a language: gettext(message, **values) for each, joined."""
+        parts = []
+        for message, values in self.details:
+            local = {
+                k: gettext(FIELD_LABELS.get(v, v)) if k == "field" else v
+                for k, v in values.items()
+            }
+            parts.append(gettext(message, **local))
+        return "; ".join(parts)
+
+
+FIELD_LABELS = {
+    "title": N_("Title"),
+    "lecturer": N_("Lecturer"),
+    "city": N_("City"),
+    "venue": N_("Venue"),
+}
+
+
+def problem_messages() -> tuple[str, ...]:
+    """The validation problems' msgids (in UI_MESSAGES, so that content check sees them)."""
+    return (
+        *FIELD_LABELS.values(),
+        N_("{field}: needed, at most {high} characters"),
+        N_("{field}: at most {high} characters"),
+        N_("link: a web address starting with https://"),
+        N_("venue or link: a lecture needs a place or an online link"),
+        N_("topic_id: unknown topic {topic}"),
+        N_("audience: one of {choices}"),
+        N_("language: one of {choices}"),
+        N_("start: a date and time as YYYY-MM-DD HH:MM"),
+        N_("start: must be in the future"),
+        N_("duration: minutes, from 10 to 720"),
+        N_("No such lecture."),
+    )
 
 
 def parse_local(value: str, tz: Any) -> datetime:
@@ -139,16 +178,21 @@ def validate_lecture(
     require_future: bool = True,
 ) -> dict[str, Any]:
     """Check every field; the clean values (start in UTC) or LectureError listing each problem."""
-    problems: list[str] = []
+    problems: list[tuple[str, dict[str, Any]]] = []
     clean: dict[str, Any] = {}
+
+    def problem(message: str, **values: Any) -> None:
+        problems.append((message, values))
 
     def text(name: str, low: int, high: int) -> str:
         value = " ".join(str(raw.get(name) or "").split())
         if not low <= len(value) <= high:
-            problems.append(
-                f"{name}: needed, at most {high} characters"
+            problem(
+                "{field}: needed, at most {high} characters"
                 if low
-                else f"{name}: at most {high} characters"
+                else "{field}: at most {high} characters",
+                field=name,
+                high=high,
             )
         return value
 
@@ -158,21 +202,21 @@ def validate_lecture(
     clean["city"] = text("city", 1, 64)
     link = str(raw.get("link") or "").strip()
     if link and not re.fullmatch(r"https?://\S{3,400}", link):
-        problems.append("link: a web address starting with https://")
+        problem("link: a web address starting with https://")
     clean["link"] = link
     if not clean["venue"] and not link:
-        problems.append("venue or link: a lecture needs a place or an online link")
+        problem("venue or link: a lecture needs a place or an online link")
     topic = str(raw.get("topic_id") or "").strip() or None
     if topic is not None and topics is not None and topic not in topics:
-        problems.append(f"topic_id: unknown topic {topic!r}")
+        problem("topic_id: unknown topic {topic}", topic=topic)
     clean["topic_id"] = topic
     audience = str(raw.get("audience") or "public").strip().lower().replace(" ", "_")
     if audience not in AUDIENCES:
-        problems.append(f"audience: one of {', '.join(AUDIENCES)}")
+        problem("audience: one of {choices}", choices=", ".join(AUDIENCES))
     clean["audience"] = audience
     language = str(raw.get("language") or "").strip().lower()
     if language not in settings.languages:
-        problems.append(f"language: one of {', '.join(settings.languages)}")
+        problem("language: one of {choices}", choices=", ".join(settings.languages))
     clean["language"] = language
     start_raw = raw.get("start")
     if isinstance(start_raw, datetime):
@@ -180,13 +224,13 @@ def validate_lecture(
     else:
         try:
             clean["starts_at"] = to_utc(parse_local(str(start_raw or ""), settings.tz))
-        except ValueError as exc:
-            problems.append(f"start: {exc}")
+        except ValueError:
+            problem("start: a date and time as YYYY-MM-DD HH:MM")
     if require_future and "starts_at" in clean and clean["starts_at"] <= now:
-        problems.append("start: must be in the future")
+        problem("start: must be in the future")
     duration = str(raw.get("duration") or "90").strip()
     if not duration.isdigit() or not 10 <= int(duration) <= 720:
-        problems.append("duration: minutes, from 10 to 720")
+        problem("duration: minutes, from 10 to 720")
     else:
         clean["duration_min"] = int(duration)
     if problems:
@@ -561,7 +605,7 @@ class LectureService:
         """Change a lecture; a new start time marks it moved and tells everyone signed up."""
         old = await self.repo.get(lecture_id)
         if old is None:
-            raise LectureError(["no such lecture"])
+            raise LectureError([("No such lecture.", {})])
         changes = {k: v for k, v in fields.items() if getattr(old, k, object()) != v}
         moved = "starts_at" in changes
         if moved:

@@ -258,7 +258,7 @@ def create_router() -> Router:
             raw = (
                 {"link": value} if value.startswith(("http://", "https://")) else {"venue": value}
             )
-        problem = field_problem(lectures, raw)
+        problem = field_problem(lectures, raw, person)
         if problem:
             await message.answer(
                 t(lectures, person, "That does not look right: {problem}", problem=problem)
@@ -386,7 +386,7 @@ def create_router() -> Router:
         message: Message, state: FSMContext, person: Person, lectures: LectureService
     ) -> None:
         value = (message.text or "").strip()
-        problem = field_problem(lectures, {"duration": value})
+        problem = field_problem(lectures, {"duration": value}, person)
         if problem:
             await message.answer(
                 t(lectures, person, "That does not look right: {problem}", problem=problem)
@@ -398,7 +398,12 @@ def create_router() -> Router:
             fields = lectures.validate(data)
         except LectureError as exc:
             await message.answer(
-                t(lectures, person, "That does not look right: {problem}", problem=str(exc))
+                t(
+                    lectures,
+                    person,
+                    "That does not look right: {problem}",
+                    problem=exc.translated(lambda m, **v: t(lectures, person, m, **v)),
+                )
             )
             await state.clear()
             return
@@ -436,7 +441,12 @@ def create_router() -> Router:
         except LectureError as exc:  # the time may have passed while the preview was shown
             await bot.send_message(
                 chat_id,
-                t(lectures, person, "That does not look right: {problem}", problem=str(exc)),
+                t(
+                    lectures,
+                    person,
+                    "That does not look right: {problem}",
+                    problem=exc.translated(lambda m, **v: t(lectures, person, m, **v)),
+                ),
             )
             return
         offsets = ", ".join(f"{h:g}" for h in lectures.settings.lectures.reminder_offsets_hours)
@@ -582,7 +592,12 @@ def create_router() -> Router:
             fields = lectures.validate(raw)
         except LectureError as exc:
             await message.answer(
-                t(lectures, person, "That does not look right: {problem}", problem=str(exc))
+                t(
+                    lectures,
+                    person,
+                    "That does not look right: {problem}",
+                    problem=exc.translated(lambda m, **v: t(lectures, person, m, **v)),
+                )
             )
             return
         await state.clear()
@@ -806,7 +821,9 @@ def create_router() -> Router:
     return router
 
 
-def field_problem(lectures: LectureService, raw: dict[str, str]) -> str | None:
+def field_problem(
+    lectures: LectureService, raw: dict[str, str], person: Person | None = None
+) -> str | None:
     """The problem with one field of a lecture, checked against plausible other fields."""
     sample = {
         "title": "x",
@@ -821,7 +838,10 @@ def field_problem(lectures: LectureService, raw: dict[str, str]) -> str | None:
     try:
         lectures.validate(sample)
     except LectureError as exc:
-        return "; ".join(exc.problems)
+        if person is None:
+            return "; ".join(exc.problems)
+        lang = lectures.lang(person.language)
+        return exc.translated(lambda m, **v: lectures.t(lang, m, **v))
     return None
 
 
