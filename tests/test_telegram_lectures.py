@@ -273,7 +273,7 @@ async def test_live_plan_shows_14_days_and_saves_only_a_clean_batch(
     shown = last_text(session)
     assert shown.count("ничего не запланировано") == 14
     await say(dp, bot, "2025-06-03 20:00 | Jihad | Ustaz Nurlan\n2025-13-01 20:00 | X | Y")
-    assert "Строка 2: date: YYYY-MM-DD" in last_text(session)
+    assert "Строка 2: дата: ГГГГ-ММ-ДД" in last_text(session)
     assert await tg.broadcasts.plan() == []
     await say(
         dp,

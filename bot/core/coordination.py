@@ -20,6 +20,14 @@ N_ = str
 
 def _messages() -> tuple[str, ...]:
     return (
+        # a live-plan line's problems (shown translated in /live_plan)
+        N_("start with the date and time: YYYY-MM-DD HH:MM | title | host"),
+        N_("expected: YYYY-MM-DD HH:MM | title | host | link"),
+        N_("date: that day has passed"),
+        N_("date: at most 60 days ahead"),
+        N_("date: YYYY-MM-DD"),
+        N_("title: needed, at most 200 characters"),
+        N_("host: needed, at most 120 characters"),
         N_("Sorry, this command is for coordinators only."),
         N_("New lecture. Send the title (or /cancel to stop)."),
         N_("Who gives the lecture? Send the lecturer's name."),

@@ -639,7 +639,13 @@ def create_router() -> Router:
                 entries.append(parse_plan_line(line, today))
             except ValueError as exc:
                 problems.append(
-                    t(lectures, person, "Line {line}: {problem}", line=number, problem=str(exc))
+                    t(
+                        lectures,
+                        person,
+                        "Line {line}: {problem}",
+                        line=number,
+                        problem=t(lectures, person, str(exc)),  # each problem is a msgid
+                    )
                 )
         if problems or not entries:
             await message.answer(
