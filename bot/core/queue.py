@@ -42,6 +42,20 @@ OUTCOMES: dict[str, str] = {
     "no_response": N_("No response"),
     "inappropriate": N_("Inappropriate"),
 }
+# Stored values as the workspace shows them (topic names keep the stored skill: #42 · ru · law).
+VALUE_LABELS: dict[str, str] = {
+    "urgent": N_("urgent"),
+    "normal": N_("normal"),
+    "theology": N_("theology"),
+    "psychology": N_("psychology"),
+    "law": N_("law"),
+    "social": N_("social"),
+    "female": N_("female"),
+    "male": N_("male"),
+    "active": N_("active"),
+    "paused": N_("paused"),
+    "removed": N_("removed"),
+}
 RELAYED_KINDS = ("text", "photo", "document", "voice", "video", "audio", "animation")
 COMMENT_WINDOW = timedelta(hours=2)
 NO_TICKET_CACHE = 20_000
@@ -147,6 +161,7 @@ def _messages() -> tuple[str, ...]:
         N_("The citizen ended the conversation."),
         N_("Ticket #{id} is not open."),
         N_("Specialist"),
+        *VALUE_LABELS.values(),
         # coordinators
         N_("Specialists:"),
         N_("No specialists yet. Add one with /specialist_add."),
@@ -307,6 +322,10 @@ class QueueService:
         """A workspace string, in the workspace's language."""
         return self.t(self.ws_lang, message, **values)
 
+    def label(self, value: str) -> str:
+        """A stored value (priority, skill, gender, status) in the workspace's language."""
+        return self.w(VALUE_LABELS[value]) if value in VALUE_LABELS else value
+
     def lang_of(self, person: Person) -> str:
         lang = person.language
         return lang if lang in self.settings.languages else self.settings.default_language
@@ -457,7 +476,7 @@ class QueueService:
             "Urgent ticket #{id} ({language} · {skill}) is waiting. Take it now.",
             id=ticket.id,
             language=ticket.language,
-            skill=ticket.skill,
+            skill=self.label(ticket.skill),
         )
         take = (Action("take", "", self.w("Take next")),)
         alerts: list[OutgoingMessage | None] = [
@@ -677,8 +696,8 @@ class QueueService:
                 "{priority}.",
                 pseudonym=person.pseudonym,
                 language=ticket.language,
-                skill=ticket.skill,
-                priority=ticket.priority,
+                skill=self.label(ticket.skill),
+                priority=self.label(ticket.priority),
             ),
             self.w(
                 "Channel: {channel}. Reason: {reason}. Waited: {waited} min.",
@@ -690,7 +709,9 @@ class QueueService:
         if ticket.previous_id:
             lines.append(self.w("Follows ticket #{previous}.", previous=ticket.previous_id))
         if ticket.gender:
-            lines.append(self.w("Prefers a {gender} specialist.", gender=ticket.gender))
+            lines.append(
+                self.w("Prefers a {gender} specialist.", gender=self.label(ticket.gender))
+            )
         lines.append(
             self.w(
                 "Write here to answer: your messages reach the citizen signed {name}. /note "
@@ -1133,7 +1154,7 @@ class QueueService:
                         name=me.display_name,
                         id=ticket.id,
                         language=ticket.language,
-                        skill=ticket.skill,
+                        skill=self.label(ticket.skill),
                     ),
                     actions=(
                         Action("offer", f"{ticket.id}/accept", self.w("Accept")),
@@ -1335,7 +1356,7 @@ class QueueService:
         for s in people:
             lines.append(
                 f"{s.display_name} ({s.user_id}): {', '.join(s.skills)}; "
-                f"{', '.join(s.languages)}; max {s.max_open}; {s.status}"
+                f"{', '.join(s.languages)}; max {s.max_open}; {self.label(s.status)}"
             )
             if s.active:
                 actions.append(
@@ -1369,7 +1390,9 @@ class QueueService:
             return Notice(str(exc), alert=True)
         async with self.db.transaction() as conn:
             await self._audit(conn, actor, f"specialist_{status}", None, user_id)
-        return Notice(self.w("{name}: {status}.", name=specialist.display_name, status=status))
+        return Notice(
+            self.w("{name}: {status}.", name=specialist.display_name, status=self.label(status))
+        )
 
     async def roster_add(self, actor: str, args: str) -> Notice:
         """/specialist_add <id> <skills> <languages> <name...> [gender=...] [max=...]"""
@@ -1468,9 +1491,9 @@ class QueueService:
                 "Ticket #{id} ({priority} · {language} · {skill}) has waited {waited} min, past "
                 "its {target} min target.",
                 id=ticket.id,
-                priority=ticket.priority,
+                priority=self.label(ticket.priority),
                 language=ticket.language,
-                skill=ticket.skill,
+                skill=self.label(ticket.skill),
                 waited=_age_minutes(ticket.created_at, now),
                 target=target,
             )
