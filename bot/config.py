@@ -96,6 +96,11 @@ class CrisisSettings(_Section):
         default_factory=lambda: _default_contacts()
     )
 
+    def contacts_for(self, lang: str, default: str) -> tuple[CrisisContact, ...]:
+        """The emergency contacts for a language, else the default language's."""
+        configured = {str(k): v for k, v in self.contacts.items()}
+        return configured.get(lang) or configured.get(default, ())
+
 
 class ThrottleSettings(_Section):
     messages: int = Field(8, ge=1)

@@ -115,11 +115,11 @@ async def test_take_next_opens_a_topic_with_the_header_history_and_tells_the_cit
     reply = await app.conversations.request_specialist(person, CHANNEL)
     assert "1" in reply.text
     assert [a.kind for a in reply.actions] == ["gender", "gender", "end"]
-    assert "Queue: 1 waiting" in app.content.catalogs.gettext(
-        "en", "Queue: {waiting} waiting, {urgent} urgent.", waiting=1, urgent=0
-    )
     await app.queue.settled()  # the queue message is refreshed after the reply
+    header = app.queue.w("Queue: {waiting} waiting, {urgent} urgent.", waiting=1, urgent=0)
+    assert ws(app).queue_text.startswith(header)
     assert "#1" in ws(app).queue_text
+    assert "что такое джихад" not in ws(app).queue_text, "no content in the queue message"
 
     notice = await app.queue.take_next(AIGERIM)
     assert not notice.alert
@@ -319,7 +319,9 @@ async def test_close_with_an_outcome_then_rating_and_comment(qapp: App, clock: C
     assert row.rating is None, "out of range"
     await app.queue.rate(person, ticket, "4")
     again = await app.queue.rate(person, ticket, "1")
-    assert "no longer" in app.content.catalogs.gettext("en", "This rating is no longer open.")
+    kept = await TicketRepository(app.db.connection).get(ticket)
+    assert kept is not None
+    assert kept.rating == 4, "a second rating does not replace the first"
     assert again.text == app.queue.t("ru", "This rating is no longer open.")
     clock.advance(60)
     thanks = await app.conversations.ask(person, "Очень помогли, спасибо", CHANNEL, "html")
@@ -671,3 +673,23 @@ async def test_long_relays_are_split_within_the_platforms_limits_and_lose_nothin
     parts = to(await queued(app), "workspace")
     assert len(parts) == 2
     assert sum((r.text or "").count("ы") for r in parts) == 4096
+
+
+async def test_history_reposts_the_conversation_for_the_assigned_specialist_and_is_audited(
+    qapp: App,
+) -> None:
+    app = qapp
+    person, ticket, thread = await started(app)
+    await app.queue.from_citizen(person, Incoming("text", "мой брат ушёл", ref="h:1"))
+    await queued(app)
+    assert await app.queue.history(AIGERIM, thread) is None
+    (posted,) = to(await queued(app), "workspace")
+    assert posted.thread_id == thread
+    assert "мой брат ушёл" in (posted.text or "")
+    actions = [e.action for e in await app.queue.audit(ticket)]
+    assert actions.count("history_opened") == 2, "at take, and now"
+    refused = await app.queue.history(DANIYAR, thread)
+    assert refused is not None
+    assert refused.alert
+    assert to(await queued(app), "workspace") == []
+    assert [e.action for e in await app.queue.audit(ticket)].count("history_opened") == 2

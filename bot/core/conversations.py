@@ -213,8 +213,7 @@ class ConversationService:
         return lang if lang in self.settings.languages else self.settings.default_language
 
     def _context(self, lang: str) -> dict[str, Any]:
-        configured = {str(k): v for k, v in self.settings.crisis.contacts.items()}
-        contacts = configured.get(lang) or configured.get(self.settings.default_language, ())
+        contacts = self.settings.crisis.contacts_for(lang, self.settings.default_language)
         return {
             "lang": lang,
             "org": self.settings.organisation.name,
@@ -394,9 +393,7 @@ class ConversationService:
             ticket, new, position, note = await self.queue.open_ticket(
                 person, reason, topic_id, urgent, self.recent(person), previous
             )
-            actions = self.queue.waiting_actions(person, ticket) if ticket.status else ()
-            if ticket.status == "assigned":
-                position = 0
+            actions = self.queue.waiting_actions(person, ticket)  # shown only while waiting
         else:
             opened = await self.tickets.open(person, lang, reason, topic_id, urgent)
             new, position, note = opened.new, opened.position, ""

@@ -58,6 +58,8 @@ VALUE_LABELS: dict[str, str] = {
 }
 RELAYED_KINDS = ("text", "photo", "document", "voice", "video", "audio", "animation")
 COMMENT_WINDOW = timedelta(hours=2)
+# tickets.rating_asked: where the citizen is in rating a closed ticket.
+RATING_ASKED, COMMENT_INVITED, RATING_DONE = 1, 2, 3
 NO_TICKET_CACHE = 20_000
 NO_TICKET_TTL = 60.0  # seconds
 QUEUE_LINES = 15
@@ -509,8 +511,7 @@ class QueueService:
         )
 
     def _contacts(self, lang: str) -> str:
-        configured = {str(k): v for k, v in self.settings.crisis.contacts.items()}
-        contacts = configured.get(lang) or configured.get(self.settings.default_language, ())
+        contacts = self.settings.crisis.contacts_for(lang, self.settings.default_language)
         return ", ".join(f"{c.name}: {c.phone}" for c in contacts)
 
     async def previous_for(self, person: Person) -> Ticket | None:
@@ -806,14 +807,11 @@ class QueueService:
             return Notice(self.w("Internal note: not sent to the citizen."))
         fmt = self.fmt_of(person.channel)
         signed = self._bold(specialist.display_name, fmt)
-        body = self._esc(incoming.text, fmt)
-        text = f"{signed}\n{body}" if body else signed
-        if fmt == "plain":
-            text = (
-                f"{specialist.display_name}:\n{incoming.text}"
-                if incoming.text
-                else specialist.display_name
-            )
+        if fmt == "html":
+            body = self._esc(incoming.text, fmt)
+            text = f"{signed}\n{body}" if body else signed
+        else:
+            text = f"{signed}:\n{incoming.text}" if incoming.text else signed
         media = Media(incoming.kind, incoming.media_ref) if incoming.media_ref else None
         now = self.clock()
         relay = _pieces(
@@ -870,13 +868,13 @@ class QueueService:
                 return None
             closed = datetime.fromisoformat(last.closed_at)
             if (
-                last.rating_asked == 2
+                last.rating_asked == COMMENT_INVITED
                 and incoming.kind == "text"
                 and now - closed < COMMENT_WINDOW
             ):
                 async with self.db.transaction() as conn:
                     await TicketRepository(conn).set_fields(
-                        last.id, rating_comment=incoming.text[:1000], rating_asked=3
+                        last.id, rating_comment=incoming.text[:1000], rating_asked=RATING_DONE
                     )
                 return Reply(self.t(lang, "Thank you! Your comment has been passed on."))
             reopen = timedelta(hours=self.settings.queue.reopen_hours)
@@ -1028,7 +1026,7 @@ class QueueService:
             messages: list[OutgoingMessage | None] = []
             if person is not None and ask_rating and status == "closed" and not person.unreachable:
                 lang = self.lang_of(person)
-                await repo.set_fields(ticket.id, rating_asked=1)
+                await repo.set_fields(ticket.id, rating_asked=RATING_ASKED)
                 messages.append(
                     self._citizen(
                         person,
@@ -1064,12 +1062,14 @@ class QueueService:
             return Reply(self.t(lang, "This rating is no longer open."))
         if value == "skip":
             async with self.db.transaction() as conn:
-                await TicketRepository(conn).set_fields(ticket_id, rating_asked=3)
+                await TicketRepository(conn).set_fields(ticket_id, rating_asked=RATING_DONE)
             return Reply(self.t(lang, "Thank you for writing."))
         if not value.isdigit() or not 1 <= int(value) <= 5 or ticket.rating is not None:
             return Reply(self.t(lang, "This rating is no longer open."))
         async with self.db.transaction() as conn:
-            await TicketRepository(conn).set_fields(ticket_id, rating=int(value), rating_asked=2)
+            await TicketRepository(conn).set_fields(
+                ticket_id, rating=int(value), rating_asked=COMMENT_INVITED
+            )
         return Reply(
             self.t(
                 lang, "Thank you for your rating! If you like, write a comment in one message."

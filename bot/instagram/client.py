@@ -262,7 +262,11 @@ class InstagramClient:
                 response = client.last_response
                 if response is None:
                     raise
-                log.warning("instagrapi could not parse a thread (%s): item by item", exc)
+                # The exception's text can quote the messages: only its type above DEBUG.
+                log.warning(
+                    "instagrapi could not parse a thread (%s): item by item", type(exc).__name__
+                )
+                log.debug("parse failure: %s", exc)
                 return self._salvage(response.json().get("thread", {}))
 
         return await self._call(fetch)
@@ -293,7 +297,11 @@ class InstagramClient:
             response = client.last_response
             if response is None:
                 raise
-            log.warning("instagrapi could not parse a direct page (%s): item by item", exc)
+            # The exception's text can quote the messages: only its type above DEBUG.
+            log.warning(
+                "instagrapi could not parse a direct page (%s): item by item", type(exc).__name__
+            )
+            log.debug("parse failure: %s", exc)
             page = response.json().get("inbox", {})
             return [self._salvage(raw) for raw in page.get("threads", [])]
         return [self._view(thread) for thread in threads]

@@ -98,12 +98,14 @@ class InstagramPoller:
                     log.info("approved an Instagram message request")
                     handled += await self.thread(request)
         except SessionExpired as exc:
-            log.error("the Instagram session no longer works (%s)", exc)
+            log.error("the Instagram session no longer works (%s)", type(exc).__name__)
+            log.debug("session failure: %s", exc)
             await self.guard.pushback("login", login=True)
         except Pushback as exc:
             await self.guard.pushback(exc.reason)
         except InstagramError as exc:
-            log.warning("Instagram poll: %s: %s", type(exc).__name__, exc)
+            log.warning("Instagram poll failed: %s", type(exc).__name__)
+            log.debug("Instagram poll failure: %s", exc)  # may quote ids or texts
         else:
             await self.guard.healthy()
         return handled
